@@ -1,0 +1,253 @@
+// Package server is zhizhi's HTTP API: agent ingest, the admin and query API, health and metrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"zhizhi/agent/wire"
+	"zhizhi/collector/ingest"
+	"zhizhi/server/auth"
+)
+
+// Errors a Store returns (wrapped); check them with errors.Is.
+var (
+	// ErrNotFound reports an unknown agent or host.
+	ErrNotFound = errors.New("not found")
+	// ErrRevoked reports an agent whose token was revoked.
+	ErrRevoked = errors.New("agent revoked")
+	// ErrUnauthorized reports an unknown agent token.
+	ErrUnauthorized = errors.New("unauthorized")
+)
+
+// Agent is an enrolled agent (it mirrors the collector store's record).
+type Agent struct {
+	ID                 string
+	SystemID           int64
+	System, Department string
+	CreatedAt          time.Time
+	RevokedAt          *time.Time
+	LastSeen           *time.Time
+	LastSeq            uint64
+	ClockSkew          time.Duration // agent clock minus server clock at the last batch
+	Dropped            uint64        // samples the agent dropped, as it last reported
+	HostID             int64
+	Hostname           string
+}
+
+// HostSummary is a host with its latest sample.
+type HostSummary struct {
+	ID                                    int64
+	AgentID, Hostname, System, Department string
+	SystemID                              int64
+	Facts                                 *wire.HostFacts
+	FirstSeen, LastSeen                   time.Time
+	Latest                                *wire.Sample
+	ClockSkew                             time.Duration
+	Dropped                               uint64
+}
+
+// SystemSummary is a system (an application run by a department) and its hosts.
+type SystemSummary struct {
+	ID               int64
+	Name, Department string
+	Hosts            int
+	LastSeen         time.Time
+}
+
+// Point is one bucket of a series; at raw resolution N is 1 and Min = Avg = Max.
+type Point struct {
+	TS            time.Time
+	N             int64
+	Min, Avg, Max float64
+	P95           *float64
+}
+
+// Series is one metric of one host over a time range, at the resolution the store chose ("raw", "1m", "1h", "1d").
+type Series struct {
+	HostID     int64
+	Metric     string
+	Resolution string
+	Points     []Point
+}
+
+// Store is what the server needs from the collector store. Errors wrap ErrNotFound, ErrRevoked or
+// ErrUnauthorized where those apply.
+type Store interface {
+	// AuthenticateAgent returns the agent owning token.
+	AuthenticateAgent(ctx context.Context, token string) (Agent, error)
+	// Ingest stores a validated batch durably and records the agent's clock skew and drop count.
+	Ingest(ctx context.Context, a Agent, b *wire.Batch, receivedAt time.Time) (wire.Ack, error)
+	// EnrollAgent creates an agent and returns it with its token (which only this call ever shows).
+	EnrollAgent(ctx context.Context, system, department string) (Agent, string, error)
+	// ListAgents returns every agent, revoked ones included.
+	ListAgents(ctx context.Context) ([]Agent, error)
+	// RevokeAgent revokes an agent's token.
+	RevokeAgent(ctx context.Context, id string) error
+	// Systems returns every system.
+	Systems(ctx context.Context) ([]SystemSummary, error)
+	// Hosts returns every host with its latest sample.
+	Hosts(ctx context.Context) ([]HostSummary, error)
+	// Host returns one host.
+	Host(ctx context.Context, id int64) (HostSummary, error)
+	// Series returns a metric of a host between from and to.
+	Series(ctx context.Context, hostID int64, metric string, from, to time.Time) (Series, error)
+	// Ping checks that the store answers a cheap query.
+	Ping(ctx context.Context) error
+}
+
+// Users authenticates people by name and password; errors wrap auth.ErrBadCredentials for a wrong pair.
+type Users interface {
+	Authenticate(ctx context.Context, name, password string) (auth.User, error)
+}
+
+// Freshness decides whether a host is online, stale or offline from when it was last seen.
+type Freshness struct {
+	// Intervals: a host is online while last seen within this many collection intervals (default 3).
+	Intervals int
+	// DefaultInterval is assumed when the latest sample does not tell its interval (default 1 min).
+	DefaultInterval time.Duration
+	// OfflineAfter: a host not seen for this long is offline, stale before (default 15 min).
+	OfflineAfter time.Duration
+}
+
+func (f Freshness) withDefaults() Freshness {
+	if f.Intervals <= 0 {
+		f.Intervals = 3
+	}
+	if f.DefaultInterval <= 0 {
+		f.DefaultInterval = time.Minute
+	}
+	if f.OfflineAfter <= 0 {
+		f.OfflineAfter = 15 * time.Minute
+	}
+	return f
+}
+
+// Host states.
+const (
+	StatusOnline  = "online"
+	StatusStale   = "stale"
+	StatusOffline = "offline"
+	StatusRevoked = "revoked" // agents only
+)
+
+// Status returns StatusOnline, StatusStale or StatusOffline for a host last seen at lastSeen (zero: never)
+// that collects every interval (0: f.DefaultInterval), at now.
+func (f Freshness) Status(lastSeen, now time.Time, interval time.Duration) string {
+	f = f.withDefaults()
+	if lastSeen.IsZero() {
+		return StatusOffline
+	}
+	if interval <= 0 {
+		interval = f.DefaultInterval
+	}
+	age := now.Sub(lastSeen)
+	online := time.Duration(f.Intervals) * interval
+	switch {
+	case age <= online:
+		return StatusOnline
+	case age <= max(f.OfflineAfter, online):
+		return StatusStale
+	}
+	return StatusOffline
+}
+
+func sampleInterval(s *wire.Sample) time.Duration {
+	if s == nil || s.IntervalSeconds <= 0 {
+		return 0
+	}
+	return time.Duration(s.IntervalSeconds * float64(time.Second))
+}
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Logger receives request errors and audit events; nil discards them.
+	Logger *slog.Logger
+	// Clock is the server clock; nil means time.Now.
+	Clock func() time.Time
+	// Limits bound ingest requests; zero fields take ingest's defaults.
+	Limits ingest.Limits
+	// Freshness decides host and agent status.
+	Freshness Freshness
+	// MetricsRoles are the roles admitted to /metrics; empty means anonymous (for Prometheus scraping).
+	MetricsRoles []auth.Role
+	// ShutdownTimeout bounds graceful shutdown in Serve (default 15 s).
+	ShutdownTimeout time.Duration
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	store   Store
+	users   Users
+	log     *slog.Logger
+	clock   func() time.Time
+	lim     ingest.Limits
+	fresh   Freshness
+	opts    Options
+	routes  []route
+	handler http.Handler
+	m       *metrics
+}
+
+// New returns a Server over st (agents and data) and users (people).
+func New(st Store, users Users, opts Options) *Server {
+	s := &Server{
+		store: st, users: users, log: opts.Logger, clock: opts.Clock, lim: opts.Limits.WithDefaults(),
+		fresh: opts.Freshness.withDefaults(), opts: opts,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "server")
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.opts.ShutdownTimeout <= 0 {
+		s.opts.ShutdownTimeout = 15 * time.Second
+	}
+	s.m = newMetrics(s)
+	s.routes = s.routeTable()
+	s.handler = s.buildMux()
+	return s
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx is done, then shuts down gracefully: it stops accepting, lets requests in
+// flight finish (each ingest answers only after its batch is durable) within ShutdownTimeout, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // a 4 MiB batch over a slow link
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		hs.Close()
+		err = fmt.Errorf("shutdown http: %w", err)
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		return errors.Join(err, fmt.Errorf("serve http: %w", serr))
+	}
+	return err
+}
