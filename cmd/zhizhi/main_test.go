@@ -173,14 +173,14 @@ func TestUpServesTheRealStore(t *testing.T) {
 		t.Errorf("unknown host: %d %s", code, data)
 	}
 	if code, data = r.do(t, "POST", wire.IngestPath, body, func(req *http.Request) {
-		req.Header.Set("Authorization", "Bearer zz_ag_aaaaaaaaaaaa_forged")
+		req.Header.Set("Authorization", "Bearer zz_ag-aaaaaaaaaaaa_forged")
 	}); code != 401 {
 		t.Errorf("forged token: %d %s", code, data)
 	}
 	if code, data = r.do(t, "POST", "/api/v1/agents/"+enrolled.Agent.ID+"/revoke", nil, admin); code != 200 {
 		t.Fatalf("revoke: %d %s", code, data)
 	}
-	if code, data = r.do(t, "POST", "/api/v1/agents/ag_nosuchagent0/revoke", nil, admin); code != 404 {
+	if code, data = r.do(t, "POST", "/api/v1/agents/ag-nosuchagent0/revoke", nil, admin); code != 404 {
 		t.Errorf("revoke unknown: %d %s", code, data)
 	}
 	if code, data = r.do(t, "POST", wire.IngestPath, body, bearer); code != 403 {
@@ -362,7 +362,7 @@ func TestAgentsCommands(t *testing.T) {
 	if out, err = run(t, "agents", "revoke", id[1], "--data", dataDir); err != nil || !strings.Contains(out, "revoked") {
 		t.Fatalf("revoke: %v %s", err, out)
 	}
-	if _, err = run(t, "agents", "revoke", "ag_nosuchagent0", "--data", dataDir); err == nil || !strings.Contains(err.Error(), "no agent") {
+	if _, err = run(t, "agents", "revoke", "ag-nosuchagent0", "--data", dataDir); err == nil || !strings.Contains(err.Error(), "no agent") {
 		t.Fatalf("revoke unknown: %v", err)
 	}
 	out, _ = run(t, "agents", "list", "--data", dataDir)
