@@ -21,6 +21,7 @@ import (
 	"zhizhi/agent/collect"
 	"zhizhi/agent/config"
 	"zhizhi/agent/deliver"
+	"zhizhi/agent/winsvc"
 	"zhizhi/agent/wire"
 )
 
@@ -64,6 +65,7 @@ ZHIZHI_AGENT_METRICS_LISTEN and ZHIZHI_AGENT_LOG_LEVEL.`,
 		fmt.Fprintln(stderr, "zhizhi-agent:", err)
 		return err
 	}
+	addInstallCommands(root, stdout, stderr)
 
 	root.AddCommand(&cobra.Command{
 		Use:   "run",
@@ -78,6 +80,13 @@ ZHIZHI_AGENT_METRICS_LISTEN and ZHIZHI_AGENT_LOG_LEVEL.`,
 			a, err := agent.New(cfg, agent.Deps{Logger: logger})
 			if err != nil {
 				return fail(err)
+			}
+			// Under the Windows service manager, stop requests cancel the context; elsewhere this is a no-op.
+			if handled, err := winsvc.RunAsService(serviceName, a.Run); handled {
+				if err != nil {
+					return fail(err)
+				}
+				return nil
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()

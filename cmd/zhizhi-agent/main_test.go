@@ -27,7 +27,9 @@ func TestBinaryLinksNoServerDependencies(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	forbidden := []string{"modernc.org/sqlite", "github.com/sashabaranov/go-openai", "go-mail", "excelize",
-		"zhizhi/collector", "zhizhi/server", "zhizhi/analyzer", "zhizhi/alerts"}
+		"zhizhi/collector", "zhizhi/server", "zhizhi/analyzer", "zhizhi/alerts",
+		// agent/metrics writes the Prometheus text format itself: client_golang and its protobuf runtime cost ~3 MB.
+		"github.com/prometheus/", "google.golang.org/protobuf"}
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {
 		t.Fatalf("suspiciously few deps: %v", deps)
@@ -38,6 +40,28 @@ func TestBinaryLinksNoServerDependencies(t *testing.T) {
 				t.Errorf("zhizhi-agent links %s", d)
 			}
 		}
+	}
+}
+
+// maxBinaryBytes is the size budget of the stripped agent binary: it is copied to hundreds of government servers.
+const maxBinaryBytes = 8 << 20
+
+// TestBinarySize builds the release binary the way the Makefile does and fails when it exceeds the budget.
+func TestBinarySize(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "zhizhi-agent")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stripped zhizhi-agent: %d bytes (%.2f MiB), budget %d", fi.Size(), float64(fi.Size())/(1<<20), maxBinaryBytes)
+	if fi.Size() > maxBinaryBytes {
+		t.Errorf("stripped zhizhi-agent is %d bytes (%.2f MiB), over the %d-byte budget by %d bytes",
+			fi.Size(), float64(fi.Size())/(1<<20), maxBinaryBytes, fi.Size()-maxBinaryBytes)
 	}
 }
 
