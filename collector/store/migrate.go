@@ -115,10 +115,18 @@ CREATE TABLE rollup_state (
 );
 INSERT INTO rollup_state (pass, watermark) VALUES ('fine', 0), ('coarse', 0);
 `,
+	// 2: meta key-value table and the compact per-system yearly matrix (matrix.go).
+	matrixMigration,
+	// 3: console users and sessions (users.go).
+	usersMigration,
+	// 4: the durable queue of samples forwarded to an InfluxDB v2 write endpoint (forward.go).
+	forwardMigration,
+	// 5: analyzer exceptions and findings (findings.go).
+	analyzerMigration,
 }
 
 // SchemaVersion is the schema version this binary creates and understands: len(migrations).
-const SchemaVersion = 1
+const SchemaVersion = 5
 
 // migrate brings the database to SchemaVersion, refusing a database written by a newer binary.
 func migrate(ctx context.Context, db *sql.DB, now time.Time) error {
