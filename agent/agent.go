@@ -153,6 +153,7 @@ func newAgent(cfg config.Config, deps Deps) (*Agent, error) {
 		Server: cfg.Server, Token: token, AgentID: id, BatchMaxSamples: cfg.Send.BatchMaxSamples,
 		ReplayRate: cfg.Send.ReplayRate, Timeout: cfg.Send.Timeout, Client: client,
 		Host: a.facts.Load, Logger: logger, Now: a.now,
+		Spool: func() *wire.SpoolStats { b, r := a.spool.Usage(); return &wire.SpoolStats{Bytes: b, Records: r} },
 	})
 	return a, nil
 }

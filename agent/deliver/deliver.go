@@ -67,7 +67,9 @@ type Config struct {
 	Timeout    time.Duration // per request; 0 = 10s
 	Client     *http.Client  // nil = http.DefaultClient-like client with Timeout
 	// Host returns the current host facts sent with every batch (nil = none).
-	Host   func() *wire.HostFacts
+	Host func() *wire.HostFacts
+	// Spool returns the spool's backlog, sent with every batch for the console's agent health (nil = none).
+	Spool  func() *wire.SpoolStats
 	Logger *slog.Logger
 	// Now, Sleep and Jitter are injectable for tests. Sleep returns ctx.Err() when ctx ends first;
 	// Jitter returns a factor in [0.5, 1.5).
@@ -394,6 +396,7 @@ type batchJSON struct {
 	AgentID string            `json:"agent_id"`
 	SentAt  time.Time         `json:"sent_at"`
 	Dropped uint64            `json:"dropped"`
+	Spool   *wire.SpoolStats  `json:"spool,omitempty"`
 	Host    *wire.HostFacts   `json:"host,omitempty"`
 	Samples []json.RawMessage `json:"samples"`
 }
@@ -418,6 +421,9 @@ func (s *Sender) encode(recs []Record) ([]byte, error) {
 		Dropped: s.q.Dropped(), Samples: make([]json.RawMessage, len(recs))}
 	if s.cfg.Host != nil {
 		b.Host = s.cfg.Host()
+	}
+	if s.cfg.Spool != nil {
+		b.Spool = s.cfg.Spool()
 	}
 	for i, r := range recs {
 		b.Samples[i] = r.Data

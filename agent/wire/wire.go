@@ -20,9 +20,17 @@ type Batch struct {
 	SentAt time.Time `json:"sent_at"`
 	// Dropped is the cumulative number of samples the agent dropped since it was installed (spool over its cap).
 	Dropped uint64 `json:"dropped"`
+	// Spool is the agent's backlog when the batch was sent (agent health on the console).
+	Spool *SpoolStats `json:"spool,omitempty"`
 	// Host carries the host facts; agents send it in every batch (it is small), the server upserts it on change.
 	Host    *HostFacts `json:"host,omitempty"`
 	Samples []Sample   `json:"samples"`
+}
+
+// SpoolStats describe the agent's on-disk spool: what waits to be delivered.
+type SpoolStats struct {
+	Bytes   int64 `json:"bytes"`
+	Records int64 `json:"records"`
 }
 
 // Ack is the server's answer to an accepted batch.
@@ -51,9 +59,9 @@ type HostFacts struct {
 	Virtualization  string `json:"virtualization"`   // kvm, vmware, ... or "" on bare metal
 	VirtRole        string `json:"virt_role"`        // guest, host or ""
 	CPUModel        string `json:"cpu_model"`
-	CPUCores        int    `json:"cpu_cores"`      // logical CPUs
+	CPUCores        int    `json:"cpu_cores"` // logical CPUs
 	MemTotalBytes   uint64 `json:"mem_total_bytes"`
-	BootTime        int64  `json:"boot_time"`      // unix seconds
+	BootTime        int64  `json:"boot_time"` // unix seconds
 	AgentVersion    string `json:"agent_version"`
 }
 

@@ -225,6 +225,9 @@ func TestValidate(t *testing.T) {
 	ok("7 days old", func(b *wire.Batch) { b.Samples[0].Time = now.Add(-7 * 24 * time.Hour) })
 	ok("seq gaps", func(b *wire.Batch) { b.Samples[1].Seq = 100; b.Samples[2].Seq = 1000 })
 
+	ok("spool stats", func(b *wire.Batch) { b.Spool = &wire.SpoolStats{Bytes: 1 << 20, Records: 600} })
+	f("negative spool bytes", func(b *wire.Batch) { b.Spool = &wire.SpoolStats{Bytes: -1} }, "spool.bytes", "negative")
+	f("negative spool records", func(b *wire.Batch) { b.Spool = &wire.SpoolStats{Records: -2} }, "spool.records", "negative")
 	f("version", func(b *wire.Batch) { b.Version = 2 }, "version", "unsupported schema version 2")
 	f("agent mismatch", func(b *wire.Batch) { b.AgentID = "a2" }, "agent_id", "does not match")
 	f("no sent_at", func(b *wire.Batch) { b.SentAt = time.Time{} }, "sent_at", "required")

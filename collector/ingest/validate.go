@@ -25,6 +25,14 @@ func Validate(b *wire.Batch, agentID string, now time.Time, lim Limits) error {
 	if b.SentAt.IsZero() {
 		return &FieldError{Field: "sent_at", Msg: "required"}
 	}
+	if sp := b.Spool; sp != nil {
+		if sp.Bytes < 0 {
+			return &FieldError{Field: "spool.bytes", Msg: fmt.Sprintf("must not be negative, got %d", sp.Bytes)}
+		}
+		if sp.Records < 0 {
+			return &FieldError{Field: "spool.records", Msg: fmt.Sprintf("must not be negative, got %d", sp.Records)}
+		}
+	}
 	if b.Host != nil {
 		if fe := validateHost(b.Host, lim); fe != nil {
 			return fe

@@ -17,6 +17,7 @@ type ingestReq struct {
 	receivedAt time.Time
 	sentAt     time.Time
 	dropped    uint64
+	spool      *wire.SpoolStats
 	facts      []byte // HostFacts JSON, nil when the batch carries none
 	hostname   string
 	samples    []encodedSample
@@ -62,7 +63,8 @@ func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
 		latest = CASE WHEN ?5 THEN ?6 ELSE latest END,
 		latest_ts = CASE WHEN ?5 THEN ?7 ELSE latest_ts END
 		WHERE id = ?8`)
-	st.updateAgent = p(`UPDATE agents SET last_seen = ?, last_seq = max(last_seq, ?), dropped = ?, clock_skew_ms = ?
+	st.updateAgent = p(`UPDATE agents SET last_seen = ?, last_seq = max(last_seq, ?), dropped = ?, clock_skew_ms = ?,
+		spool_bytes = COALESCE(?, spool_bytes), spool_records = COALESCE(?, spool_records)
 		WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("prepare ingest statements: %w", err)
@@ -125,6 +127,7 @@ func encodeBatch(agentID string, b *wire.Batch, receivedAt time.Time) (*ingestRe
 		receivedAt: receivedAt,
 		sentAt:     b.SentAt,
 		dropped:    b.Dropped,
+		spool:      b.Spool,
 		samples:    make([]encodedSample, 0, len(b.Samples)),
 		done:       make(chan struct{}),
 	}
@@ -278,7 +281,13 @@ func ingestOne(ctx context.Context, st *ingestStmts, r *ingestReq) (wire.Ack, er
 	if r.sentAt.IsZero() {
 		skew = 0
 	}
-	if _, err := st.updateAgent.ExecContext(ctx, now, int64(r.maxSeq), int64(r.dropped), skew, r.agentID); err != nil {
+	var spoolBytes, spoolRecords sql.NullInt64
+	if r.spool != nil {
+		spoolBytes = sql.NullInt64{Int64: r.spool.Bytes, Valid: true}
+		spoolRecords = sql.NullInt64{Int64: r.spool.Records, Valid: true}
+	}
+	if _, err := st.updateAgent.ExecContext(ctx, now, int64(r.maxSeq), int64(r.dropped), skew, spoolBytes, spoolRecords,
+		r.agentID); err != nil {
 		return wire.Ack{}, fmt.Errorf("ingest: update agent: %w", err)
 	}
 	ack.MaxSeq = max(uint64(lastSeq), r.maxSeq)

@@ -32,6 +32,8 @@ CREATE TABLE agents (
 	last_seq      INTEGER NOT NULL DEFAULT 0,
 	clock_skew_ms INTEGER NOT NULL DEFAULT 0, -- agent clock minus server clock
 	dropped       INTEGER NOT NULL DEFAULT 0,
+	spool_bytes   INTEGER,                    -- the agent's backlog at its last batch; NULL until reported
+	spool_records INTEGER,
 	remote_addr   TEXT NOT NULL DEFAULT '',
 	note          TEXT NOT NULL DEFAULT ''
 );
