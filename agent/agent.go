@@ -76,11 +76,14 @@ type Agent struct {
 	jitter  func() float64
 	agentID string
 
-	facts     atomic.Pointer[wire.HostFacts]
-	factsAt   time.Time
-	skipped   atomic.Uint64
-	collected atomic.Uint64
-	closeOnce sync.Once
+	facts   atomic.Pointer[wire.HostFacts]
+	factsAt time.Time
+	// traffic counts the agent's own connections to the server; trafficSeen is its total at the last cycle.
+	traffic     trafficCounter
+	trafficSeen uint64
+	skipped     atomic.Uint64
+	collected   atomic.Uint64
+	closeOnce   sync.Once
 }
 
 // New builds an agent from a validated configuration: it resolves the token (cfg.Token, else cfg.TokenFile),
@@ -122,6 +125,16 @@ func newAgent(cfg config.Config, deps Deps) (*Agent, error) {
 		if client, err = HTTPClient(cfg); err != nil {
 			return nil, err
 		}
+	}
+	// Count the agent's own traffic (HTTPClient always builds an *http.Transport).
+	if tr, ok := client.Transport.(*http.Transport); ok {
+		dial := tr.DialContext
+		if dial == nil {
+			dial = (&net.Dialer{}).DialContext
+		}
+		tr = tr.Clone()
+		tr.DialContext = a.traffic.dialer(dial)
+		client = &http.Client{Transport: tr, Timeout: client.Timeout, CheckRedirect: client.CheckRedirect, Jar: client.Jar}
 	}
 	if cfg.Metrics.Listen != "" {
 		a.metrics = metrics.New(Version, metrics.Sources{
@@ -342,6 +355,12 @@ func (a *Agent) cycle(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: a sample cut short is not worth keeping
 	}
+	total := a.traffic.Total()
+	if s.IntervalSeconds > 0 {
+		own := total - a.trafficSeen
+		s.AgentNetBytes = &own
+	}
+	a.trafficSeen = total
 	s.Seq = a.spool.LastSeq() + 1
 	data, err := json.Marshal(s)
 	if err != nil {

@@ -22,6 +22,7 @@ const (
 	MetricConnNewInbound = "conn.new_inbound" // per interval
 	MetricSessions       = "sessions"
 	MetricProcs          = "procs"
+	MetricAgentNetBytes  = "agent.net_bytes" // per interval: the agent's own traffic
 
 	FSUsedPctPrefix = "fs.used_pct:"
 )
@@ -31,7 +32,7 @@ var HostMetrics = []string{
 	MetricCPUBusyPct, MetricCPUIOWaitPct, MetricLoad1, MetricMemUsedPct, MetricMemUsedBytes, MetricSwapUsedPct,
 	MetricFSMaxUsedPct, MetricFSUsedBytes, MetricFSTotalBytes, MetricDiskReadBytes, MetricDiskWriteBytes,
 	MetricNetRxBytes, MetricNetTxBytes, MetricNetErrors, MetricConnEstab, MetricConnInbound, MetricConnNewInbound,
-	MetricSessions, MetricProcs,
+	MetricSessions, MetricProcs, MetricAgentNetBytes,
 }
 
 // IsDelta reports whether a metric counts events during the sample's interval (its rollup sum is a total),
@@ -39,7 +40,7 @@ var HostMetrics = []string{
 func IsDelta(name string) bool {
 	switch name {
 	case MetricDiskReadBytes, MetricDiskWriteBytes, MetricNetRxBytes, MetricNetTxBytes, MetricNetErrors,
-		MetricConnNewInbound:
+		MetricConnNewInbound, MetricAgentNetBytes:
 		return true
 	}
 	return false
@@ -108,6 +109,9 @@ func (s *Sample) Flatten(fn func(name string, v float64)) {
 	}
 	if s.Procs != nil {
 		fn(MetricProcs, float64(*s.Procs))
+	}
+	if delta && s.AgentNetBytes != nil {
+		fn(MetricAgentNetBytes, float64(*s.AgentNetBytes))
 	}
 	for _, f := range s.FS {
 		fn(FSUsedPctPrefix+f.Mount, f.UsedPct)

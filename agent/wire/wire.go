@@ -83,6 +83,9 @@ type Sample struct {
 	Sessions *int         `json:"sessions,omitempty"` // logged-in user sessions
 	Procs    *int         `json:"procs,omitempty"`    // process count
 	Uptime   *uint64      `json:"uptime_s,omitempty"`
+	// AgentNetBytes is the agent's own traffic to the server during the interval (payload plus an estimate of
+	// TCP/IP headers), so that the analyzer can tell an idle host from one that only talks to zhizhi.
+	AgentNetBytes *uint64 `json:"agent_net_bytes,omitempty"`
 
 	// Errors lists the families that failed in this cycle with a short reason, e.g. {"fs":"timeout on /mnt/nfs"}.
 	Errors map[string]string `json:"errors,omitempty"`

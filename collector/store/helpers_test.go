@@ -56,7 +56,7 @@ func enroll(t testing.TB, s *Store, system, dept string) (Agent, string) {
 
 // realisticSample is a sample with ~3 filesystems, 2 disks and 2 NICs whose values derive from r.
 func realisticSample(r *rand.Rand, seq uint64, ts time.Time) wire.Sample {
-	sessions, procs, up := r.IntN(5), 150+r.IntN(100), uint64(100000+seq*15)
+	sessions, procs, up, own := r.IntN(5), 150+r.IntN(100), uint64(100000+seq*15), uint64(2000+r.IntN(1000))
 	fsPct := func(base float64) float64 { return base + r.Float64()*5 }
 	return wire.Sample{
 		Seq: seq, Time: ts, IntervalSeconds: 15,
@@ -78,7 +78,7 @@ func realisticSample(r *rand.Rand, seq uint64, ts time.Time) wire.Sample {
 			{Interface: "eth1", RxBytes: uint64(r.IntN(1 << 16)), TxBytes: uint64(r.IntN(1 << 16)), RxPackets: 10, TxPackets: 9},
 		},
 		Conns:    &wire.Conns{Established: r.IntN(200), Inbound: r.IntN(50), NewInbound: r.IntN(10), Listening: 12},
-		Sessions: &sessions, Procs: &procs, Uptime: &up,
+		Sessions: &sessions, Procs: &procs, Uptime: &up, AgentNetBytes: &own,
 	}
 }
 
