@@ -13,10 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 )
 
 // DefaultPath is where the agent looks for its configuration when --config is not given.
@@ -120,43 +116,43 @@ func Default() Config {
 	}
 }
 
-// raw mirrors the YAML document. Durations and sizes stay text so that errors can name key and line.
+// raw mirrors the YAML document. Scalars stay text so that errors can name key and line.
 type raw struct {
-	Server    string `yaml:"server"`
-	TokenFile string `yaml:"token_file"`
-	Interval  string `yaml:"interval"`
+	Server    string
+	TokenFile string
+	Interval  string
 	Spool     struct {
-		Dir      string `yaml:"dir"`
-		MaxBytes any    `yaml:"max_bytes"`
-	} `yaml:"spool"`
+		Dir      string
+		MaxBytes any // int64 or text such as "64MiB"
+	}
 	Send struct {
-		BatchMaxSamples string `yaml:"batch_max_samples"`
-		ReplayRate      string `yaml:"replay_rate"`
-		Timeout         string `yaml:"timeout"`
-	} `yaml:"send"`
+		BatchMaxSamples string
+		ReplayRate      string
+		Timeout         string
+	}
 	TLS struct {
-		CAFile             string `yaml:"ca_file"`
-		InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-	} `yaml:"tls"`
+		CAFile             string
+		InsecureSkipVerify bool
+	}
 	Collect struct {
 		Filesystems struct {
-			IncludeMounts []string `yaml:"include_mounts"`
-			ExcludeMounts []string `yaml:"exclude_mounts"`
-			IncludeTypes  []string `yaml:"include_types"`
-			ExcludeTypes  []string `yaml:"exclude_types"`
-			StatfsTimeout string   `yaml:"statfs_timeout"`
-		} `yaml:"filesystems"`
+			IncludeMounts []string
+			ExcludeMounts []string
+			IncludeTypes  []string
+			ExcludeTypes  []string
+			StatfsTimeout string
+		}
 		Network struct {
-			ExcludeInterfaces []string `yaml:"exclude_interfaces"`
-		} `yaml:"network"`
-	} `yaml:"collect"`
+			ExcludeInterfaces []string
+		}
+	}
 	Metrics struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"metrics"`
+		Listen string
+	}
 	Log struct {
-		Level  string `yaml:"level"`
-		Format string `yaml:"format"`
-	} `yaml:"log"`
+		Level  string
+		Format string
+	}
 }
 
 // Load reads the file at path (which must exist), applies environment overrides from getenv (nil = os.Getenv)
@@ -191,26 +187,17 @@ func parse(name string, data []byte, getenv func(string) string, complete bool) 
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	d := Default()
-	r := fromDefaults(d)
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return Config{}, yamlError(name, nil, err)
+	r := fromDefaults(Default())
+	v := &validator{name: name, keys: map[string]int{}, env: map[string]string{}, partial: !complete}
+	if err := decodeYAML(data, &r, v); err != nil {
+		return Config{}, err
 	}
-	keys := indexKeys(file)
-	if len(strings.TrimSpace(string(data))) > 0 {
-		if err := yaml.UnmarshalWithOptions(data, &r, yaml.DisallowUnknownField()); err != nil {
-			return Config{}, yamlError(name, keys, err)
-		}
-	}
-	v := &validator{name: name, keys: keys, partial: !complete}
 	env := func(key, envName string, dst *string) {
 		if s := getenv(envName); s != "" {
 			*dst = s
 			v.env[key] = envName
 		}
 	}
-	v.env = map[string]string{}
 	env("server", EnvServer, &r.Server)
 	env("token_file", EnvTokenFile, &r.TokenFile)
 	env("interval", EnvInterval, &r.Interval)
@@ -302,7 +289,7 @@ func fromDefaults(d Config) raw {
 // validator accumulates semantic errors, each located at the key's line or environment variable.
 type validator struct {
 	name string
-	keys *keyIndex
+	keys map[string]int    // key -> line in the file
 	env  map[string]string // key -> environment variable that set it
 	errs []error
 	// partial skips the checks of what only delivery needs (server, token_file).
@@ -314,8 +301,8 @@ func (v *validator) fail(key, format string, args ...any) {
 	switch {
 	case v.env[key] != "":
 		v.errs = append(v.errs, fmt.Errorf("%s: %s: %s", v.env[key], key, msg))
-	case v.keys != nil && v.keys.line[key] > 0:
-		v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", v.name, v.keys.line[key], key, msg))
+	case v.keys[key] > 0:
+		v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", v.name, v.keys[key], key, msg))
 	default:
 		v.errs = append(v.errs, fmt.Errorf("%s: %s: %s", v.name, key, msg))
 	}
@@ -459,79 +446,6 @@ func FormatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
-}
-
-// keyIndex maps dotted keys to their lines and lines back to keys.
-type keyIndex struct {
-	line   map[string]int
-	byLine map[int]string
-}
-
-func indexKeys(f *ast.File) *keyIndex {
-	k := &keyIndex{line: map[string]int{}, byLine: map[int]string{}}
-	var walk func(prefix string, n ast.Node)
-	walk = func(prefix string, n ast.Node) {
-		switch n := n.(type) {
-		case *ast.MappingNode:
-			for _, mv := range n.Values {
-				walk(prefix, mv)
-			}
-		case *ast.MappingValueNode:
-			key := strings.Trim(n.Key.String(), `"'`)
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			if tk := n.Key.GetToken(); tk != nil && tk.Position != nil {
-				if _, dup := k.line[key]; !dup {
-					k.line[key] = tk.Position.Line
-				}
-				if _, dup := k.byLine[tk.Position.Line]; !dup {
-					k.byLine[tk.Position.Line] = key
-				}
-			}
-			walk(key, n.Value)
-		}
-	}
-	for _, d := range f.Docs {
-		if d != nil {
-			walk("", d.Body)
-		}
-	}
-	return k
-}
-
-// yamlError turns a goccy error into "file:line: key: message".
-func yamlError(name string, keys *keyIndex, err error) error {
-	var ye yaml.Error
-	if !errors.As(err, &ye) || ye.GetToken() == nil || ye.GetToken().Position == nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	line := ye.GetToken().Position.Line
-	msg := ye.GetMessage()
-	var uf *yaml.UnknownFieldError
-	if errors.As(err, &uf) {
-		msg = strings.Replace(msg, "unknown field", "unknown key", 1)
-	}
-	if keys != nil {
-		if key := keys.byLine[line]; key != "" {
-			if errors.As(err, &uf) {
-				return fmt.Errorf("%s:%d: %s: %s", name, line, key, msg)
-			}
-			return fmt.Errorf("%s:%d: %s: %s", name, line, key, cleanTypeMsg(msg))
-		}
-	}
-	return fmt.Errorf("%s:%d: %s", name, line, msg)
-}
-
-// cleanTypeMsg drops goccy's Go struct names ("into Go struct field raw.Send.X of type int") from a message.
-func cleanTypeMsg(msg string) string {
-	if i := strings.Index(msg, " into Go struct field "); i >= 0 {
-		rest := msg[i+len(" into Go struct field "):]
-		if j := strings.Index(rest, " of type "); j >= 0 {
-			return msg[:i] + " into " + rest[j+len(" of type "):]
-		}
-	}
-	return msg
 }
 
 // ReadToken reads and trims the token file, refusing files that group or others may read or write.

@@ -100,13 +100,88 @@ func TestBadInputs(t *testing.T) {
 	f(s+"send:\n  batch_max_samples: many\n", "agent.yaml:3: send.batch_max_samples: must be an integer", "send.batch_max_samples")
 	f(s+"send:\n  replay_rate: 0\n", "agent.yaml:3: send.replay_rate: must be a positive number", "send.replay_rate")
 	f(s+"send:\n  timeout: 0s\n", "agent.yaml:3: send.timeout: must be at least", "send.timeout")
-	f(s+"tls:\n  insecure_skip_verify: maybe\n", "agent.yaml:3: tls.insecure_skip_verify: cannot unmarshal", "tls.insecure_skip_verify")
+	f(s+"tls:\n  insecure_skip_verify: maybe\n", `agent.yaml:3: tls.insecure_skip_verify: must be true or false, got "maybe"`, "tls.insecure_skip_verify")
 	f(s+"collect:\n  filesystems:\n    exclude_mounts: /boot\n", "agent.yaml:4: collect.filesystems.exclude_mounts:", "exclude_mounts")
 	f(s+"collect:\n  filesystems:\n    statfs_timeout: 1h\n", "agent.yaml:4: collect.filesystems.statfs_timeout: must be at most", "statfs_timeout")
 	f(s+"collect:\n  network:\n    include_interfaces: [eth0]\n", "agent.yaml:4: collect.network.include_interfaces: unknown key", "include_interfaces")
 	f(s+"log:\n  level: loud\n", "agent.yaml:3: log.level: must be debug, info, warn or error", "log.level")
 	f(s+"log:\n  format: xml\n", "agent.yaml:3: log.format: must be text or json", "log.format")
 	f(s+"server: [\n", "agent.yaml:2:", "")
+}
+
+func TestYAMLStructure(t *testing.T) {
+	f := func(in string, want ...string) {
+		t.Helper()
+		_, err := Parse("agent.yaml", []byte(in), noEnv)
+		if err == nil {
+			t.Fatalf("%q: no error", in)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Fatalf("%q:\n got %q\nwant %q", in, err, w)
+			}
+		}
+	}
+	const s = "server: http://z:1\n"
+	f(s+"interval: 5s\ninterval: 6s\n", "agent.yaml:3: interval: duplicate key (first at line 2)")
+	f(s+"spool:\n  dir: /a\n  dir: /b\n", "agent.yaml:4: spool.dir: duplicate key (first at line 3)")
+	f(s+"---\ninterval: 5s\n", "agent.yaml:2: only one YAML document is allowed")
+	f("- server\n", `agent.yaml:1: the file must hold keys such as "server: https://...", got a list`)
+	f(s+"spool: /var/spool\n", `agent.yaml:2: spool: must hold keys (indented on the lines below), got "/var/spool"`)
+	f(s+"log:\n  level: [debug]\n", "agent.yaml:3: log.level: must be a single value, got a list")
+	f(s+"collect:\n  network:\n    exclude_interfaces:\n      - eth0\n      - [x]\n",
+		"agent.yaml:6: collect.network.exclude_interfaces: list items must be single values, got a list")
+	f(s+"spool:\n  max_bytes: {a: 1}\n", "agent.yaml:3: spool.max_bytes: must be a size such as 64MiB or a byte count, got keys")
+	f(s+"spool:\n  max_bytes:\n", "agent.yaml:3: spool.max_bytes: must be a size such as 64MiB, got nothing")
+	f(s+"interval:\n", `agent.yaml:2: interval: must be a duration such as 15s or 1m, got ""`)
+	f(s+"spool:\n  dir: ~\n", "agent.yaml:3: spool.dir: is required")
+	f("server: a: b\n", "agent.yaml:1: mapping values are not allowed")
+	f(s+"log:\n  level: \"info\x01\"\n", "agent.yaml:3: control character U+0001 is not allowed")
+	f(s+"\n# caf\xe9\n", "agent.yaml:3: the file is not UTF-8 text")
+	f(s+"? [a, b]\n: 1\n", "agent.yaml:2: key: keys must be plain names, got a list")
+	// Structural and semantic errors are reported together, each with its line.
+	f(s+"intervall: 5s\nlog:\n  level: loud\n", "agent.yaml:2: intervall: unknown key", "agent.yaml:4: log.level: must be")
+	// A file that is not YAML yields its syntax error alone, not a list of keys it seems to lack.
+	if _, err := Parse("agent.yaml", []byte("interval: [\n"), noEnv); err == nil || strings.Contains(err.Error(), "server") {
+		t.Fatalf("syntax error: %v", err)
+	}
+}
+
+func TestYAMLForms(t *testing.T) {
+	f := func(in string, check func(Config) bool) {
+		t.Helper()
+		c, err := Parse("agent.yaml", []byte("server: http://z:1\n"+in), noEnv)
+		if err != nil || !check(c) {
+			t.Fatalf("%q: %+v %v", in, c, err)
+		}
+	}
+	f("spool:\n  max_bytes: 0x200000\n", func(c Config) bool { return c.Spool.MaxBytes == 2<<20 })
+	f("spool:\n  max_bytes: \"1 GiB\"\n", func(c Config) bool { return c.Spool.MaxBytes == 1<<30 })
+	f("spool:\n  max_bytes: 1.5e6\n", func(c Config) bool { return c.Spool.MaxBytes == 1_500_000 })
+	f("interval: \"20s\"\n", func(c Config) bool { return c.Interval == 20*time.Second })
+	f("tls:\n  insecure_skip_verify: true\n", func(c Config) bool { return c.TLS.InsecureSkipVerify })
+	f("metrics:\n", func(c Config) bool { return c.Metrics.Listen == "" && c.Spool.MaxBytes == 64<<20 })
+	f("collect:\n  filesystems:\n    include_mounts: &m [/a, /b]\n    exclude_mounts: *m\n", func(c Config) bool {
+		return reflect.DeepEqual(c.Collect.Filesystems.ExcludeMounts, []string{"/a", "/b"})
+	})
+	f("collect:\n  network:\n    exclude_interfaces: []\n", func(c Config) bool { return c.Collect.Network.ExcludeInterfaces == nil })
+	f("---\n# only comments after the document marker\n", func(c Config) bool { return c.Interval == 15*time.Second })
+	f("log: {level: warn, format: json}\n", func(c Config) bool { return c.Log.Level == "warn" && c.Log.Format == "json" })
+	for _, in := range []string{"", "# nothing but comments\n", "\xef\xbb\xbf\n"} {
+		c, err := LoadForCollect(writeTemp(t, in), noEnv, false)
+		if err != nil || !reflect.DeepEqual(c, Default()) {
+			t.Fatalf("%q: %+v %v", in, c, err)
+		}
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestMultipleErrorsAllReported(t *testing.T) {

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
-
-	"github.com/spf13/cobra"
 
 	"zhizhi/agent/config"
 	"zhizhi/agent/install"
@@ -16,32 +16,36 @@ import (
 // serviceName is the systemd unit (without .service) and the Windows service name.
 const serviceName = "zhizhi-agent"
 
-// addInstallCommands registers install and uninstall.
-func addInstallCommands(root *cobra.Command, stdout, stderr io.Writer) {
+// installCommands returns install and uninstall.
+func installCommands(stdout io.Writer) []*command {
 	var (
 		opts   install.Options
 		dryRun bool
 	)
-	fail := func(err error) error {
-		fmt.Fprintln(stderr, "zhizhi-agent:", err)
-		return err
-	}
-	inst := &cobra.Command{
-		Use:   "install",
-		Short: "Install the agent as a service (systemd on Linux, a Windows service on Windows)",
-		Long: `Install writes ` + install.ConfigPath + ` and the token (mode 0600), installs the systemd unit,
+	inst := &command{
+		name:  "install",
+		short: "Install the agent as a service (systemd on Linux, a Windows service on Windows)",
+		long: `Install writes ` + install.ConfigPath + ` and the token (mode 0600), installs the systemd unit,
 creates the service user, then enables and starts the service. On Windows it registers a Windows service
 that runs "zhizhi-agent run --config FILE". --dry-run prints every action without doing it; --root installs
 the files into a directory instead of / (for images and tests) and skips the steps that change the running
 system.`,
-		Example: `  zhizhi-agent install --server https://zhizhi.example:8443 --token-file ./agent.token
+		example: `  zhizhi-agent install --server https://zhizhi.example:8443 --token-file ./agent.token
   zhizhi-agent install --server https://zhizhi.example:8443 --token-file ./agent.token --dry-run`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		flags: func(f *flag.FlagSet) {
+			f.StringVar(&opts.Server, "server", "", "base URL of the zhizhi server (required)")
+			f.StringVar(&opts.TokenFile, "token-file", "", "file holding the agent token issued by `zhizhi agents add` (required)")
+			f.DurationVar(&opts.Interval, "interval", install.DefaultInterval, "collection interval (at least 1s)")
+			f.StringVar(&opts.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9469 (empty: off)")
+			f.StringVar(&opts.Root, "root", "", "install into this directory instead of / (files only)")
+			f.StringVar(&opts.Executable, "executable", "", "agent binary to install (default: this program)")
+			f.BoolVar(&dryRun, "dry-run", false, "print every action instead of doing it")
+		},
+		run: func(ctx context.Context) error {
 			if runtime.GOOS == "windows" {
 				exe, err := os.Executable()
 				if err != nil {
-					return fail(err)
+					return err
 				}
 				args := []string{"run", "--config", config.DefaultPath}
 				if dryRun {
@@ -49,7 +53,7 @@ system.`,
 					return nil
 				}
 				if err := winsvc.Install(serviceName, exe, args); err != nil {
-					return fail(fmt.Errorf("install windows service: %w", err))
+					return fmt.Errorf("install windows service: %w", err)
 				}
 				fmt.Fprintf(stdout, "Windows service %s installed\n", serviceName)
 				return nil
@@ -57,66 +61,59 @@ system.`,
 			if opts.Executable == "" {
 				exe, err := os.Executable()
 				if err != nil {
-					return fail(err)
+					return err
 				}
 				opts.Executable = exe
 			}
 			acts, err := install.Plan(opts)
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			if dryRun {
 				return install.Print(stdout, acts)
 			}
-			if err := install.Apply(cmd.Context(), acts, install.ExecRunner{}); err != nil {
-				return fail(err)
+			if err := install.Apply(ctx, acts, install.ExecRunner{}); err != nil {
+				return err
 			}
 			fmt.Fprintf(stdout, "%s installed; check it with: systemctl status %s\n", serviceName, serviceName)
 			return nil
 		},
 	}
-	f := inst.Flags()
-	f.StringVar(&opts.Server, "server", "", "base URL of the zhizhi server (required)")
-	f.StringVar(&opts.TokenFile, "token-file", "", "file holding the agent token issued by `zhizhi agents add` (required)")
-	f.DurationVar(&opts.Interval, "interval", install.DefaultInterval, "collection interval (at least 1s)")
-	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9469 (empty: off)")
-	f.StringVar(&opts.Root, "root", "", "install into this directory instead of / (files only)")
-	f.StringVar(&opts.Executable, "executable", "", "agent binary to install (default: this program)")
-	f.BoolVar(&dryRun, "dry-run", false, "print every action instead of doing it")
-	root.AddCommand(inst)
 
-	var uopts install.Options
-	var udry bool
-	uninst := &cobra.Command{
-		Use:   "uninstall",
-		Short: "Stop and remove the agent service",
-		Long: `Uninstall stops and disables the service and removes the unit and the binary. The configuration, the
+	var (
+		uopts install.Options
+		udry  bool
+	)
+	uninst := &command{
+		name:  "uninstall",
+		short: "Stop and remove the agent service",
+		long: `Uninstall stops and disables the service and removes the unit and the binary. The configuration, the
 token and the spool (samples not yet delivered) are kept unless --purge is given.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		flags: func(f *flag.FlagSet) {
+			f.BoolVar(&uopts.Purge, "purge", false, "also delete the configuration, the token, the spool and the service user")
+			f.StringVar(&uopts.Root, "root", "", "uninstall from this directory instead of /")
+			f.BoolVar(&udry, "dry-run", false, "print every action instead of doing it")
+		},
+		run: func(ctx context.Context) error {
 			if runtime.GOOS == "windows" {
 				if udry {
 					fmt.Fprintf(stdout, "remove Windows service %s\n", serviceName)
 					return nil
 				}
 				if err := winsvc.Uninstall(serviceName); err != nil {
-					return fail(fmt.Errorf("uninstall windows service: %w", err))
+					return fmt.Errorf("uninstall windows service: %w", err)
 				}
 				return nil
 			}
 			acts, err := install.PlanUninstall(uopts)
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			if udry {
 				return install.Print(stdout, acts)
 			}
-			return install.Apply(cmd.Context(), acts, install.ExecRunner{})
+			return install.Apply(ctx, acts, install.ExecRunner{})
 		},
 	}
-	uf := uninst.Flags()
-	uf.BoolVar(&uopts.Purge, "purge", false, "also delete the configuration, the token, the spool and the service user")
-	uf.StringVar(&uopts.Root, "root", "", "uninstall from this directory instead of /")
-	uf.BoolVar(&udry, "dry-run", false, "print every action instead of doing it")
-	root.AddCommand(uninst)
+	return []*command{inst, uninst}
 }

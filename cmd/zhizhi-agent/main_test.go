@@ -29,7 +29,9 @@ func TestBinaryLinksNoServerDependencies(t *testing.T) {
 	forbidden := []string{"modernc.org/sqlite", "github.com/sashabaranov/go-openai", "go-mail", "excelize",
 		"zhizhi/collector", "zhizhi/server", "zhizhi/analyzer", "zhizhi/alerts",
 		// agent/metrics writes the Prometheus text format itself: client_golang and its protobuf runtime cost ~3 MB.
-		"github.com/prometheus/", "google.golang.org/protobuf"}
+		"github.com/prometheus/", "google.golang.org/protobuf",
+		// The standard flag package and yaml.v3 replace these, ~750 KB of the size budget.
+		"github.com/spf13/cobra", "github.com/spf13/pflag", "github.com/goccy/go-yaml", "text/template"}
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {
 		t.Fatalf("suspiciously few deps: %v", deps)
@@ -65,13 +67,11 @@ func TestBinarySize(t *testing.T) {
 	}
 }
 
-// execute runs the CLI in-process with ctx.
-func execute(ctx context.Context, env map[string]string, args ...string) (stdout, stderr string, err error) {
+// execute runs the CLI in-process with ctx and returns its output and exit status.
+func execute(ctx context.Context, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
-	root := newRoot(&o, &e, func(k string) string { return env[k] })
-	root.SetArgs(args)
-	err = root.ExecuteContext(ctx)
-	return o.String(), e.String(), err
+	code = runContext(ctx, args, &o, &e, func(k string) string { return env[k] })
+	return o.String(), e.String(), code
 }
 
 // fakeServer answers /healthz and the ingest endpoint; refuse makes every ingest a 401.
@@ -138,41 +138,41 @@ func TestCheck(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	cf := setup(t, hs.URL, "")
-	out, _, err := execute(context.Background(), nil, "check", "--config", cf)
-	if err != nil || !strings.Contains(out, "agent id cmdtest") || !strings.HasSuffix(out, "OK\n") {
-		t.Fatalf("check: %v\n%s", err, out)
+	out, _, code := execute(context.Background(), nil, "check", "--config", cf)
+	if code != 0 || !strings.Contains(out, "agent id cmdtest") || !strings.HasSuffix(out, "OK\n") {
+		t.Fatalf("check: exit %d\n%s", code, out)
 	}
 
 	srv.refuse = true
-	out, errOut, err := execute(context.Background(), nil, "check", "--config", cf)
-	if err == nil || !strings.Contains(errOut, "refused the token") || strings.Contains(out+errOut, "S3CRET") {
-		t.Fatalf("refused token: %v\n%s\n%s", err, out, errOut)
+	out, errOut, code := execute(context.Background(), nil, "check", "--config", cf)
+	if code != 1 || !strings.Contains(errOut, "refused the token") || strings.Contains(out+errOut, "S3CRET") {
+		t.Fatalf("refused token: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	hs.Close()
-	if _, errOut, err = execute(context.Background(), nil, "check", "--config", cf); err == nil ||
+	if _, errOut, code = execute(context.Background(), nil, "check", "--config", cf); code != 1 ||
 		!strings.Contains(errOut, "unreachable") {
-		t.Fatalf("server down: %v %s", err, errOut)
+		t.Fatalf("server down: exit %d %s", code, errOut)
 	}
 
 	if err := os.Chmod(filepath.Join(filepath.Dir(cf), "agent.token"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, err = execute(context.Background(), nil, "check", "--config", cf); err == nil ||
+	if _, errOut, code = execute(context.Background(), nil, "check", "--config", cf); code != 1 ||
 		!strings.Contains(errOut, "chmod 600") {
-		t.Fatalf("open token file: %v %s", err, errOut)
+		t.Fatalf("open token file: exit %d %s", code, errOut)
 	}
 }
 
 func TestConfigErrorsNameLine(t *testing.T) {
 	cf := setup(t, "http://127.0.0.1:1", "send:\n  timeout: forever\n")
-	_, errOut, err := execute(context.Background(), nil, "check", "--config", cf)
-	if err == nil || !strings.Contains(errOut, cf+":7: send.timeout:") {
-		t.Fatalf("%v %s", err, errOut)
+	_, errOut, code := execute(context.Background(), nil, "check", "--config", cf)
+	if code != 1 || !strings.Contains(errOut, cf+":7: send.timeout:") {
+		t.Fatalf("exit %d %s", code, errOut)
 	}
-	_, errOut, err = execute(context.Background(), nil, "run", "--config", filepath.Join(t.TempDir(), "none.yaml"))
-	if err == nil || !strings.Contains(errOut, "no such file") {
-		t.Fatalf("%v %s", err, errOut)
+	_, errOut, code = execute(context.Background(), nil, "run", "--config", filepath.Join(t.TempDir(), "none.yaml"))
+	if code != 1 || !strings.Contains(errOut, "no such file") {
+		t.Fatalf("exit %d %s", code, errOut)
 	}
 }
 
@@ -185,12 +185,12 @@ func TestRunDeliversAndStopsOnCancel(t *testing.T) {
 	defer cancel()
 	type result struct {
 		errOut string
-		err    error
+		code   int
 	}
 	done := make(chan result, 1)
 	go func() {
-		_, e, err := execute(ctx, map[string]string{config.EnvLogLevel: "debug"}, "run", "--config", cf)
-		done <- result{e, err}
+		_, e, code := execute(ctx, map[string]string{config.EnvLogLevel: "debug"}, "run", "--config", cf)
+		done <- result{e, code}
 	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for srv.count() < 2 {
@@ -203,8 +203,8 @@ func TestRunDeliversAndStopsOnCancel(t *testing.T) {
 	cancel()
 	select {
 	case r := <-done:
-		if r.err != nil {
-			t.Fatalf("run: %v\n%s", r.err, r.errOut)
+		if r.code != 0 {
+			t.Fatalf("run: exit %d\n%s", r.code, r.errOut)
 		}
 		if strings.Contains(r.errOut, "S3CRET") || !strings.Contains(r.errOut, "level=DEBUG") ||
 			!strings.Contains(r.errOut, "agent stopped") {
@@ -219,18 +219,18 @@ func TestRunDeliversAndStopsOnCancel(t *testing.T) {
 }
 
 func TestOncePrintsRealSample(t *testing.T) {
-	_, _, err := execute(context.Background(), nil, "once", "--config", filepath.Join(t.TempDir(), "absent.yaml"))
-	if err == nil {
-		t.Fatal("an explicit --config that does not exist must fail")
+	_, _, code := execute(context.Background(), nil, "once", "--config", filepath.Join(t.TempDir(), "absent.yaml"))
+	if code != 1 {
+		t.Fatalf("an explicit --config that does not exist must fail, got exit %d", code)
 	}
 	// A file without server or token is enough.
 	cf := filepath.Join(t.TempDir(), "collect.yaml")
 	if err := os.WriteFile(cf, []byte("collect:\n  network:\n    exclude_interfaces: [eth9]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, err := execute(context.Background(), nil, "once", "--config", cf)
-	if err != nil {
-		t.Fatalf("once: %v\n%s", err, errOut)
+	out, errOut, code := execute(context.Background(), nil, "once", "--config", cf)
+	if code != 0 {
+		t.Fatalf("once: exit %d\n%s", code, errOut)
 	}
 	var s wire.Sample
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
@@ -245,23 +245,106 @@ func TestOncePrintsRealSample(t *testing.T) {
 }
 
 func TestSmallCommands(t *testing.T) {
-	out, _, err := execute(context.Background(), nil, "sample-config")
-	if err != nil || out != string(config.Sample) {
-		t.Fatalf("sample-config: %v", err)
+	out, _, code := execute(context.Background(), nil, "sample-config")
+	if code != 0 || out != string(config.Sample) {
+		t.Fatalf("sample-config: exit %d", code)
 	}
-	out, _, err = execute(context.Background(), nil, "version")
-	if err != nil || !strings.HasPrefix(out, "zhizhi-agent ") {
-		t.Fatalf("version: %q %v", out, err)
+	out, _, code = execute(context.Background(), nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "zhizhi-agent ") {
+		t.Fatalf("version: %q exit %d", out, code)
 	}
 	for _, c := range []string{"run", "once", "check", "version", "sample-config"} {
-		out, _, err := execute(context.Background(), nil, c, "--help")
-		if err != nil || !strings.Contains(out, "Usage:") || !strings.Contains(out, "--config") ||
+		out, _, code := execute(context.Background(), nil, c, "--help")
+		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "--config") ||
 			!strings.Contains(out, "--log-level") {
-			t.Fatalf("%s --help: %v\n%s", c, err, out)
+			t.Fatalf("%s --help: exit %d\n%s", c, code, out)
 		}
 	}
-	if _, _, err := execute(context.Background(), nil, "run", "extra"); err == nil {
-		t.Fatal("stray argument accepted")
+	if _, errOut, code := execute(context.Background(), nil, "run", "extra"); code != 2 ||
+		!strings.Contains(errOut, `run takes no arguments, got "extra"`) || !strings.Contains(errOut, "Usage:") {
+		t.Fatalf("stray argument: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	ctx := context.Background()
+	root, _, code := execute(ctx, nil, "--help")
+	if code != 0 || !strings.Contains(root, "Usage:") || !strings.Contains(root, "ZHIZHI_AGENT_SERVER") {
+		t.Fatalf("--help: exit %d\n%s", code, root)
+	}
+	for _, args := range [][]string{{}, {"-h"}, {"help"}, {"--config", "/x", "--help"}} {
+		if out, errOut, code := execute(ctx, nil, args...); code != 0 || out != root || errOut != "" {
+			t.Errorf("%q: exit %d, differs from --help:\n%s%s", args, code, out, errOut)
+		}
+	}
+	c := &cli{}
+	cmds := append(c.commands(nil), installCommands(nil)...)
+	if len(cmds) != 7 {
+		t.Fatalf("%d commands", len(cmds))
+	}
+	for _, cmd := range cmds {
+		if !strings.Contains(root, "  "+cmd.name+" ") || !strings.Contains(root, cmd.short) {
+			t.Errorf("root help lacks %s: %q", cmd.name, cmd.short)
+		}
+		help, _, code := execute(ctx, nil, cmd.name, "--help")
+		desc := cmd.long
+		if desc == "" {
+			desc = cmd.short
+		}
+		if code != 0 || !strings.HasPrefix(help, desc+"\n") || !strings.Contains(help, "zhizhi-agent "+cmd.name+" [flags]") ||
+			!strings.Contains(help, "Global Flags:") || !strings.Contains(help, `--config string      configuration file (default "/etc/zhizhi/agent.yaml")`) {
+			t.Errorf("%s --help: exit %d\n%s", cmd.name, code, help)
+		}
+		for _, args := range [][]string{{cmd.name, "-h"}, {"help", cmd.name}, {"--log-level", "warn", cmd.name, "--help"}} {
+			if out, _, code := execute(ctx, nil, args...); code != 0 || out != help {
+				t.Errorf("%q: exit %d, differs from --help:\n%s", args, code, out)
+			}
+		}
+	}
+	inst, _, _ := execute(ctx, nil, "install", "--help")
+	for _, want := range []string{"Examples:\n  zhizhi-agent install --server", "--token-file string", "`zhizhi agents add`",
+		"--interval duration", "(default 15s)", "--dry-run  ", "-h, --help"} {
+		if !strings.Contains(inst, want) {
+			t.Errorf("install --help lacks %q:\n%s", want, inst)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	f := func(want string, args ...string) {
+		t.Helper()
+		out, errOut, code := execute(context.Background(), nil, args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errOut, "zhizhi-agent: "+want) || !strings.Contains(errOut, "\nUsage:\n") {
+			t.Errorf("%q: exit %d\nstdout %q\nstderr %s", args, code, out, errOut)
+		}
+	}
+	f(`unknown command "frobnicate"`, "frobnicate")
+	f(`unknown command "frobnicate"`, "--config", "/x", "frobnicate")
+	f("flag provided but not defined: -verbose", "--verbose", "run")
+	f("flag provided but not defined: -verbose", "run", "--verbose")
+	f("flag provided but not defined: -purge", "install", "--purge")
+	f(`invalid value "soon" for flag -interval`, "install", "--interval", "soon")
+	f("flag needs an argument: -config", "check", "--config")
+	f(`unknown help topic "frobnicate"`, "help", "frobnicate")
+	f(`version takes no arguments, got "now"`, "version", "now")
+	// The command's usage, not the program's, follows an error in the command's flags.
+	if _, errOut, _ := execute(context.Background(), nil, "uninstall", "--bogus"); !strings.Contains(errOut, "--purge") {
+		t.Errorf("uninstall usage missing:\n%s", errOut)
+	}
+}
+
+func TestGlobalFlagsBeforeOrAfterCommand(t *testing.T) {
+	cf := setup(t, "http://127.0.0.1:1", "send:\n  timeout: forever\n")
+	for _, args := range [][]string{{"--config", cf, "check"}, {"check", "--config", cf}, {"--config=/none", "check", "--config=" + cf}} {
+		if _, errOut, code := execute(context.Background(), nil, args...); code != 1 || !strings.Contains(errOut, cf+":7: send.timeout:") {
+			t.Errorf("%q: exit %d %s", args, code, errOut)
+		}
+	}
+	good := setup(t, "http://127.0.0.1:1", "")
+	for _, args := range [][]string{{"--log-level", "loud", "check", "--config", good}, {"check", "--config", good, "--log-level=loud"}} {
+		if _, errOut, code := execute(context.Background(), nil, args...); code != 1 || !strings.Contains(errOut, `log level "loud"`) {
+			t.Errorf("%q: exit %d %s", args, code, errOut)
+		}
 	}
 }
 
