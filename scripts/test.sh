@@ -8,8 +8,11 @@ export PATH="/usr/local/go/bin:$PATH"
 export GOFLAGS="${GOFLAGS:-}"
 
 need_pkgs=()
-need() { # need <command> <debian package>
-	command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2")
+need() { # need <command or /absolute/file> <debian package>
+	case "$1" in
+	/*) [ -e "$1" ] || need_pkgs+=("$2") ;;
+	*) command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2") ;;
+	esac
 }
 # Packages the tests use, added as the tests that need them land.
 while read -r cmd pkg; do

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"zhizhi/agent/wire"
 )
@@ -18,7 +20,9 @@ type HTTPError struct {
 	Field string
 	Err   error
 
-	challenge string // WWW-Authenticate of a 401
+	challenge  string        // WWW-Authenticate of a 401
+	expired    bool          // a 401 for a session cookie that no longer works
+	retryAfter time.Duration // Retry-After of a 429
 }
 
 // Error implements error.
@@ -71,8 +75,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, a
 		w.Header().Set("WWW-Authenticate", challenge)
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", retryAfter(he.retryAfter))
 	}
 	writeJSON(w, he.Code, wire.Error{Error: he.Msg, Field: he.Field})
+}
+
+// retryAfter formats d as whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

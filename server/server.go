@@ -1,4 +1,5 @@
-// Package server is zhizhi's HTTP API: agent ingest, the admin and query API, health and metrics.
+// Package server is zhizhi's HTTP server: agent ingest, the admin and query API, the web console with its
+// sign-in, sessions and roles, health and metrics.
 package server
 
 import (
@@ -13,6 +14,7 @@ import (
 	"zhizhi/agent/wire"
 	"zhizhi/collector/ingest"
 	"zhizhi/server/auth"
+	"zhizhi/server/console"
 )
 
 // Errors a Store returns (wrapped); check them with errors.Is.
@@ -101,9 +103,14 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Users authenticates people by name and password; errors wrap auth.ErrBadCredentials for a wrong pair.
+// Users authenticates people by name and password and returns their current record. auth.Authenticator
+// implements it.
 type Users interface {
+	// Authenticate returns the user, or an error wrapping auth.ErrBadCredentials for a wrong pair or a
+	// disabled user.
 	Authenticate(ctx context.Context, name, password string) (auth.User, error)
+	// User returns the current record of name, or an error wrapping auth.ErrNoUser.
+	User(ctx context.Context, name string) (auth.User, error)
 }
 
 // Freshness decides whether a host is online, stale or offline from when it was last seen.
@@ -179,6 +186,15 @@ type Options struct {
 	MetricsRoles []auth.Role
 	// ShutdownTimeout bounds graceful shutdown in Serve (default 15 s).
 	ShutdownTimeout time.Duration
+
+	// Console is what the web console reads. nil serves no console: no pages, no /login (API only).
+	Console console.Data
+	// Sessions persists console sessions; nil keeps them in memory (lost on restart).
+	Sessions auth.SessionStore
+	// Session sets the session lifetimes (its Clock is ignored: the server's Clock decides).
+	Session auth.SessionOptions
+	// Throttle sets the sign-in throttling of the login form and HTTP Basic (its Clock is ignored).
+	Throttle auth.ThrottleOptions
 }
 
 // Server serves the HTTP API.
@@ -193,6 +209,10 @@ type Server struct {
 	routes  []route
 	handler http.Handler
 	m       *metrics
+
+	console  *console.Console // nil without Options.Console
+	sessions *auth.Sessions
+	throttle *auth.Throttle
 }
 
 // New returns a Server over st (agents and data) and users (people).
@@ -212,6 +232,19 @@ func New(st Store, users Users, opts Options) *Server {
 		s.opts.ShutdownTimeout = 15 * time.Second
 	}
 	s.m = newMetrics(s)
+	sst := opts.Sessions
+	if sst == nil {
+		sst = &auth.MemorySessionStore{}
+	}
+	so := opts.Session
+	so.Clock = s.clock
+	s.sessions = auth.NewSessions(sst, users, so)
+	to := opts.Throttle
+	to.Clock = s.clock
+	s.throttle = auth.NewThrottle(to)
+	if opts.Console != nil {
+		s.console = console.New(opts.Console, s.pageContext, opts.Logger).WithClock(s.clock)
+	}
 	s.routes = s.routeTable()
 	s.handler = s.buildMux()
 	return s

@@ -99,44 +99,94 @@ func (b storeBackend) Ping(ctx context.Context) error {
 	return err
 }
 
-// userTable is the users table the store is to provide (the lead adds it): UserByName returns the role and
-// bcrypt hash, or an error wrapping store.ErrNotFound.
-type userTable interface {
-	CreateUser(ctx context.Context, name, role, passwordHash string) error
-	UserByName(ctx context.Context, name string) (role, passwordHash string, err error)
-	CountUsers(ctx context.Context) (int, error)
+// storeUsers adapts the store's users and sessions tables to auth.UserStore and auth.SessionStore.
+type storeUsers struct{ st *store.Store }
+
+var (
+	_ auth.UserStore    = storeUsers{}
+	_ auth.SessionStore = storeUsers{}
+)
+
+func authUser(u store.User) (auth.User, error) {
+	r, err := auth.ParseRole(u.Role)
+	if err != nil {
+		return auth.User{}, fmt.Errorf("user %q: %w", u.Name, err)
+	}
+	return auth.User{Name: u.Name, Role: r, DepartmentID: u.DepartmentID, Department: u.Department,
+		Disabled: u.DisabledAt != nil, PasswordChangedAt: u.PasswordChangedAt}, nil
 }
 
-// storeUsers adapts the store's users table to auth.UserStore.
-type storeUsers struct{ t userTable }
-
-func (u storeUsers) CreateUser(ctx context.Context, name string, role auth.Role, passwordHash string) error {
-	return u.t.CreateUser(ctx, name, string(role), passwordHash)
+func (u storeUsers) CreateUser(ctx context.Context, user auth.User, passwordHash string) error {
+	dept := ""
+	if user.Role == auth.RoleDepartment {
+		dept = user.Department
+	}
+	_, err := u.st.CreateUser(ctx, user.Name, string(user.Role), dept, passwordHash)
+	switch {
+	case errors.Is(err, store.ErrUserExists):
+		return fmt.Errorf("%w: %w", auth.ErrUserExists, err)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", auth.ErrNoDepartment, err)
+	}
+	return err
 }
 
 func (u storeUsers) UserByName(ctx context.Context, name string) (auth.User, string, error) {
-	role, hash, err := u.t.UserByName(ctx, name)
+	su, err := u.st.UserByName(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return auth.User{}, "", fmt.Errorf("%w: %w", auth.ErrNoUser, err)
 	case err != nil:
 		return auth.User{}, "", err
 	}
-	r, err := auth.ParseRole(role)
-	if err != nil {
-		return auth.User{}, "", fmt.Errorf("user %q: %w", name, err)
-	}
-	return auth.User{Name: name, Role: r}, hash, nil
+	au, err := authUser(su)
+	return au, su.PasswordHash, err
 }
 
-func (u storeUsers) CountUsers(ctx context.Context) (int, error) { return u.t.CountUsers(ctx) }
+func (u storeUsers) CountUsers(ctx context.Context) (int, error) { return u.st.CountUsers(ctx) }
 
-// openUsers returns the persistent user store. Until the store has a users table, users live in memory and
-// the admin password printed at start is valid only for that run.
-func openUsers(st *store.Store, log *slog.Logger) auth.UserStore {
-	if t, ok := any(st).(userTable); ok {
-		return storeUsers{t}
+func (u storeUsers) CreateSession(ctx context.Context, s auth.StoredSession) error {
+	err := u.st.CreateSession(ctx, s.UserName, store.Session{TokenHash: s.TokenHash, CSRF: s.CSRF, CreatedAt: s.CreatedAt,
+		LastSeen: s.LastSeen, ExpiresAt: s.ExpiresAt})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", auth.ErrNoUser, err)
 	}
-	log.Warn("this build's store has no users table: users are kept in memory and a new admin password is printed at every start")
-	return &auth.MemoryUserStore{}
+	return err
+}
+
+func (u storeUsers) SessionByHash(ctx context.Context, tokenHash []byte) (auth.StoredSession, error) {
+	s, err := u.st.SessionByHash(ctx, tokenHash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return auth.StoredSession{}, fmt.Errorf("%w: %w", auth.ErrNoSession, err)
+	case err != nil:
+		return auth.StoredSession{}, err
+	}
+	return auth.StoredSession{TokenHash: s.TokenHash, UserName: s.UserName, CSRF: s.CSRF, CreatedAt: s.CreatedAt,
+		LastSeen: s.LastSeen, ExpiresAt: s.ExpiresAt}, nil
+}
+
+func (u storeUsers) TouchSession(ctx context.Context, tokenHash []byte, lastSeen, expiresAt time.Time) error {
+	return u.st.TouchSession(ctx, tokenHash, lastSeen, expiresAt)
+}
+
+func (u storeUsers) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	return u.st.DeleteSession(ctx, tokenHash)
+}
+
+func (u storeUsers) DeleteExpiredSessions(ctx context.Context, now time.Time) error {
+	_, err := u.st.DeleteExpiredSessions(ctx, now)
+	return err
+}
+
+// openUsers returns the persistent user store: the users table of the store.
+func openUsers(st *store.Store, _ *slog.Logger) auth.UserStore { return storeUsers{st} }
+
+// sessionStore returns where sessions persist: the user store itself when it keeps sessions (the store's
+// tables do), else nil (the server then keeps them in memory).
+func sessionStore(users auth.UserStore) auth.SessionStore {
+	if ss, ok := users.(auth.SessionStore); ok {
+		return ss
+	}
+	return nil
 }

@@ -59,6 +59,10 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(c.upCmd(), c.agentsCmd(), c.versionCmd())
+	root.AddCommand(c.usersCmd())
+	root.AddCommand(c.demoCmd())
+	root.AddCommand(c.backupCmds()...)
+	root.AddCommand(c.analyzeCmds()...)
 	return root
 }
 

@@ -57,9 +57,11 @@ func startUp(t *testing.T, dataDir string, users auth.UserStore, localAgent bool
 	cfg := upConfig{
 		dataDir: dataDir, listen: "127.0.0.1:0", out: r.out, noLocalAgent: !localAgent,
 		log:           slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		users:         func(*store.Store, *slog.Logger) auth.UserStore { return users },
 		agentInterval: time.Second,
 		ready:         func(a net.Addr) { addr <- a },
+	}
+	if users != nil { // nil: the store's users table
+		cfg.users = func(*store.Store, *slog.Logger) auth.UserStore { return users }
 	}
 	go func() { r.done <- runUp(ctx, cfg) }()
 	select {
@@ -375,6 +377,8 @@ func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"up", "--help"}, {"agents", "--help"}, {"agents", "add", "--help"},
 		{"agents", "list", "--help"}, {"agents", "revoke", "--help"}, {"version", "--help"},
+		{"users", "--help"}, {"users", "add", "--help"}, {"users", "list", "--help"}, {"users", "passwd", "--help"},
+		{"users", "disable", "--help"},
 	} {
 		out, err := run(t, args...)
 		if err != nil || !strings.Contains(out, "Usage:") {

@@ -39,6 +39,8 @@ type upConfig struct {
 	dataDir      string
 	listen       string
 	noLocalAgent bool
+	llm          llmFlags  // the narrative layer's LLM endpoint (llm.go); none: templates only
+	demo         bool      // load the demo district into an empty store (demo.go)
 	out          io.Writer // the first-run admin credential goes here, never to the log
 	log          *slog.Logger
 	// users opens the user store; nil means openUsers.
@@ -69,6 +71,8 @@ gracefully: requests in flight finish and every acknowledged sample is on disk.`
 	cmd.Flags().StringVar(&cfg.dataDir, "data", "./data", "data directory (database, local agent token and spool)")
 	cmd.Flags().StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	cmd.Flags().BoolVar(&cfg.noLocalAgent, "no-local-agent", false, "do not monitor this machine with an in-process agent")
+	cfg.llm.register(cmd.Flags())
+	cmd.Flags().BoolVar(&cfg.demo, "demo", false, "load a simulated district (demo data) when the store is empty")
 	return cmd
 }
 
@@ -89,6 +93,16 @@ func runUp(ctx context.Context, cfg upConfig) error {
 			log.Error("close store", "err", err)
 		}
 	}()
+	if cfg.demo {
+		if err := loadDemoIfEmpty(ctx, st, cfg.out, log); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+
+	// The LLM endpoint of the reports: a bad configuration (e.g. a key file readable by others) stops startup.
+	if _, err := cfg.llm.completer(log); err != nil {
+		return err
+	}
 
 	openUsersFn := cfg.users
 	if openUsersFn == nil {
@@ -117,8 +131,9 @@ func runUp(ctx context.Context, cfg upConfig) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := server.New(storeBackend{st}, auth.NewAuthenticator(users), server.Options{
-		Logger: log,
-		Limits: ingest.Limits{MaxAge: store.DefaultRawRetention},
+		Logger:   log,
+		Sessions: sessionStore(users),
+		Limits:   ingest.Limits{MaxAge: store.DefaultRawRetention},
 	})
 
 	// Stop in order: the local agent first (it flushes to the server), then the server, then the store's
@@ -136,6 +151,7 @@ func runUp(ctx context.Context, cfg upConfig) error {
 			log.Error("store background work", "err", err)
 		}
 	})
+	runWG.Go(func() { feedDemo(runCtx, st, log) }) // demo.go: keeps a demo district's hosts reporting
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(serveCtx, ln) }()
 	log.Info("zhizhi is up", "listen", ln.Addr().String(), "data", cfg.dataDir, "version", version)

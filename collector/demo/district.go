@@ -254,7 +254,9 @@ func (s *System) Activity(t time.Time) float64 {
 
 // HourAt simulates one host in the hour starting at t. The result depends only on (seed, host, t).
 func (s *System) HourAt(seed uint64, h *Host, t time.Time) Hour {
-	rng := rand.New(rand.NewPCG(seed^hash(h.Name), uint64(t.Unix())))
+	var pcg rand.PCG
+	pcg.Seed(seed^hash(h.Name), uint64(t.Unix()))
+	rng := rand.New(&pcg)
 	a := s.Activity(t)
 	noise := 1 + 0.15*(rng.Float64()-0.5)
 	cpu := clamp(100*a*h.Base*noise, 0.2, 99.5)

@@ -15,7 +15,8 @@ var (
 )
 
 // EnforceRetention deletes raw samples and rollup rows older than their retention (Options.Retention,
-// measured from Options.Clock). Raw samples not yet consumed by both rollup passes are never deleted.
+// measured from Options.Clock). Raw samples not yet consumed by both rollup passes, or still queued for an
+// active forwarding target (forward.go), are never deleted.
 func (s *Store) EnforceRetention(ctx context.Context) error {
 	now := s.clock()
 	c := &chunker{db: s.wdb}
@@ -43,6 +44,11 @@ func (s *Store) expireRaw(ctx context.Context, c *chunker, cutoff time.Time) err
 	var wm int64
 	if err := s.rdb.QueryRowContext(ctx, `SELECT MIN(watermark) FROM rollup_state`).Scan(&wm); err != nil {
 		return fmt.Errorf("retention: read watermark: %w", err)
+	}
+	if fw, ok, err := s.forwardHold(ctx, s.clock()); err != nil { // forward.go: keep the forwarding queue
+		return fmt.Errorf("retention: %w", err)
+	} else if ok {
+		wm = min(wm, fw)
 	}
 	hosts, err := s.int64s(ctx, `SELECT id FROM hosts ORDER BY id`)
 	if err != nil {

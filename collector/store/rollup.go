@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -269,7 +270,7 @@ func (s *Store) mergeRollups(ctx context.Context, pass string, aggs map[aggKey]*
 					return fmt.Errorf("merge %s of host %d at %s %d: %w", k.metric, k.host, k.res, k.ts, err)
 				}
 			}
-			return nil
+			return s.refreshMatrix(ctx, tx, matrixTouched(batch)) // matrix.go
 		})
 		if err != nil {
 			return err
@@ -531,6 +532,15 @@ func (s *Store) insertRollups(ctx context.Context, rows []RollupRow) error {
 		}
 	}
 	if err := s.registerSeries(ctx, tx, aggs, ids); err != nil {
+		return fmt.Errorf("insert rollups: %w", err)
+	}
+	var days []hostDay // matrix.go
+	for _, r := range rows {
+		if r.Res == ResDay && slices.Contains(matrixMetricNames, r.Metric) {
+			days = append(days, hostDay{r.HostID, s.BucketStart(ResDay, r.TS).Unix()})
+		}
+	}
+	if err := s.refreshMatrix(ctx, tx, days); err != nil {
 		return fmt.Errorf("insert rollups: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -1,4 +1,5 @@
-// Package auth holds the server's identities: roles, users, bcrypt password hashing and the user store seam.
+// Package auth holds the server's identities: roles, users, bcrypt passwords, sessions, login throttling and
+// the store seams they persist through.
 package auth
 
 import (
@@ -7,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -15,15 +18,18 @@ import (
 // Role is what a caller may do. Every route of the server lists the roles it admits.
 type Role string
 
-// Roles. RoleAgent is held by agents (bearer token); the others by console and API users.
+// Roles. RoleAgent is held by agents (bearer token); the others by console and API users: admin (the bureau,
+// everything), analyst (the bureau, read everything), department (a department's data officer: only that
+// department's systems and hosts).
 const (
-	RoleAgent   Role = "agent"
-	RoleAdmin   Role = "admin"
-	RoleAnalyst Role = "analyst"
+	RoleAgent      Role = "agent"
+	RoleAdmin      Role = "admin"
+	RoleAnalyst    Role = "analyst"
+	RoleDepartment Role = "department"
 )
 
 // UserRoles are the roles a user (as opposed to an agent) may hold.
-var UserRoles = []Role{RoleAdmin, RoleAnalyst}
+var UserRoles = []Role{RoleAdmin, RoleAnalyst, RoleDepartment}
 
 // ParseRole returns the user role named s.
 func ParseRole(s string) (Role, error) {
@@ -32,13 +38,20 @@ func ParseRole(s string) (Role, error) {
 			return r, nil
 		}
 	}
-	return "", fmt.Errorf("unknown role %q (want admin or analyst)", s)
+	return "", fmt.Errorf("unknown role %q (want admin, analyst or department)", s)
 }
 
-// User is an authenticated person.
+// User is a person who may sign in.
 type User struct {
 	Name string
 	Role Role
+	// DepartmentID and Department are the department of a RoleDepartment user (zero for the other roles).
+	DepartmentID int64
+	Department   string
+	// Disabled users cannot sign in and their sessions end.
+	Disabled bool
+	// PasswordChangedAt is when the password was last set; sessions created before it end.
+	PasswordChangedAt time.Time
 }
 
 // Errors of authentication; check them with errors.Is.
@@ -49,13 +62,16 @@ var (
 	ErrNoUser = errors.New("no such user")
 	// ErrUserExists is what a UserStore returns (wrapped) when creating a name that exists.
 	ErrUserExists = errors.New("user exists")
+	// ErrNoDepartment is what a UserStore returns (wrapped) when a department user names an unknown department.
+	ErrNoDepartment = errors.New("no such department")
 )
 
 // UserStore persists users. The server's store implements it; MemoryUserStore is for tests.
 type UserStore interface {
-	// CreateUser adds a user; it fails with ErrUserExists when the name is taken.
-	CreateUser(ctx context.Context, name string, role Role, passwordHash string) error
-	// UserByName returns the user and its password hash, or an error wrapping ErrNoUser.
+	// CreateUser adds u (Name, Role and, for RoleDepartment, the Department name, which must exist); it fails
+	// with ErrUserExists when the name is taken and ErrNoDepartment for an unknown department.
+	CreateUser(ctx context.Context, u User, passwordHash string) error
+	// UserByName returns the user (disabled ones too) and its password hash, or an error wrapping ErrNoUser.
 	UserByName(ctx context.Context, name string) (User, string, error)
 	// CountUsers returns how many users exist.
 	CountUsers(ctx context.Context) (int, error)
@@ -121,7 +137,7 @@ func EnsureAdmin(ctx context.Context, us UserStore) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	if err := us.CreateUser(ctx, AdminName, RoleAdmin, hash); err != nil {
+	if err := us.CreateUser(ctx, User{Name: AdminName, Role: RoleAdmin}, hash); err != nil {
 		return "", false, fmt.Errorf("create admin: %w", err)
 	}
 	return pw, true, nil
@@ -140,7 +156,8 @@ func NewAuthenticator(us UserStore) *Authenticator {
 }
 
 // Authenticate returns the user when password is right, an error wrapping ErrBadCredentials when the name is
-// unknown or the password wrong, and any other error when the store fails.
+// unknown, the user disabled or the password wrong (each costing one bcrypt comparison, so that timing does
+// not tell them apart), and any other error when the store fails.
 func (a *Authenticator) Authenticate(ctx context.Context, name, password string) (User, error) {
 	u, hash, err := a.users.UserByName(ctx, name)
 	if errors.Is(err, ErrNoUser) {
@@ -150,14 +167,28 @@ func (a *Authenticator) Authenticate(ctx context.Context, name, password string)
 	if err != nil {
 		return User{}, fmt.Errorf("look up user: %w", err)
 	}
-	if !CheckPassword(hash, password) {
+	if !CheckPassword(hash, password) || u.Disabled {
 		return User{}, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// User returns the current record of the user name (disabled ones too), or an error wrapping ErrNoUser.
+func (a *Authenticator) User(ctx context.Context, name string) (User, error) {
+	u, _, err := a.users.UserByName(ctx, name)
+	if err != nil {
+		return User{}, fmt.Errorf("look up user: %w", err)
 	}
 	return u, nil
 }
 
 // MemoryUserStore is a UserStore in memory, for tests and tools. The zero value is ready to use.
 type MemoryUserStore struct {
+	// Departments maps the department names a RoleDepartment user may name to their ids; set it before use.
+	Departments map[string]int64
+	// Clock stamps PasswordChangedAt; nil means time.Now.
+	Clock func() time.Time
+
 	mu    sync.Mutex
 	users map[string]memUser
 }
@@ -167,17 +198,35 @@ type memUser struct {
 	hash string
 }
 
+func (m *MemoryUserStore) now() time.Time {
+	if m.Clock != nil {
+		return m.Clock()
+	}
+	return time.Now()
+}
+
 // CreateUser implements UserStore.
-func (m *MemoryUserStore) CreateUser(_ context.Context, name string, role Role, passwordHash string) error {
+func (m *MemoryUserStore) CreateUser(_ context.Context, u User, passwordHash string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.users[name]; ok {
-		return fmt.Errorf("create %q: %w", name, ErrUserExists)
+	if _, ok := m.users[u.Name]; ok {
+		return fmt.Errorf("create %q: %w", u.Name, ErrUserExists)
+	}
+	u.DepartmentID = 0
+	if u.Role == RoleDepartment {
+		id, ok := m.Departments[u.Department]
+		if !ok {
+			return fmt.Errorf("create %q: department %q: %w", u.Name, u.Department, ErrNoDepartment)
+		}
+		u.DepartmentID = id
+	} else {
+		u.Department = ""
 	}
 	if m.users == nil {
 		m.users = map[string]memUser{}
 	}
-	m.users[name] = memUser{User{Name: name, Role: role}, passwordHash}
+	u.Disabled, u.PasswordChangedAt = false, m.now()
+	m.users[u.Name] = memUser{u, passwordHash}
 	return nil
 }
 
@@ -198,3 +247,32 @@ func (m *MemoryUserStore) CountUsers(context.Context) (int, error) {
 	defer m.mu.Unlock()
 	return len(m.users), nil
 }
+
+// SetPassword replaces the password hash of name and stamps PasswordChangedAt.
+func (m *MemoryUserStore) SetPassword(_ context.Context, name, passwordHash string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[name]
+	if !ok {
+		return fmt.Errorf("user %q: %w", name, ErrNoUser)
+	}
+	u.hash, u.user.PasswordChangedAt = passwordHash, m.now()
+	m.users[name] = u
+	return nil
+}
+
+// Disable disables the user name.
+func (m *MemoryUserStore) Disable(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[name]
+	if !ok {
+		return fmt.Errorf("user %q: %w", name, ErrNoUser)
+	}
+	u.user.Disabled = true
+	m.users[name] = u
+	return nil
+}
+
+// NormalizeName trims a user name as typed into a login form or a command line.
+func NormalizeName(name string) string { return strings.TrimSpace(name) }

@@ -54,7 +54,7 @@ func TestEnsureAdminAndAuthenticate(t *testing.T) {
 	}
 	a := NewAuthenticator(us)
 	u, err := a.Authenticate(ctx, "admin", pw)
-	if err != nil || u != (User{Name: "admin", Role: RoleAdmin}) {
+	if err != nil || u.Name != "admin" || u.Role != RoleAdmin || u.DepartmentID != 0 {
 		t.Fatalf("admin login: %+v %v", u, err)
 	}
 	if _, err := a.Authenticate(ctx, "admin", pw+"x"); !errors.Is(err, ErrBadCredentials) {
@@ -63,7 +63,7 @@ func TestEnsureAdminAndAuthenticate(t *testing.T) {
 	if _, err := a.Authenticate(ctx, "nobody", pw); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("unknown user: %v", err)
 	}
-	if err := us.CreateUser(ctx, "admin", RoleAnalyst, "x"); !errors.Is(err, ErrUserExists) {
+	if err := us.CreateUser(ctx, User{Name: "admin", Role: RoleAnalyst}, "x"); !errors.Is(err, ErrUserExists) {
 		t.Errorf("duplicate user: %v", err)
 	}
 }
@@ -84,6 +84,9 @@ func TestAuthenticateStoreFailure(t *testing.T) {
 func TestParseRole(t *testing.T) {
 	if r, err := ParseRole("analyst"); err != nil || r != RoleAnalyst {
 		t.Fatalf("analyst: %v %v", r, err)
+	}
+	if r, err := ParseRole("department"); err != nil || r != RoleDepartment {
+		t.Fatalf("department: %v %v", r, err)
 	}
 	if _, err := ParseRole("agent"); err == nil {
 		t.Fatal("agent is not a user role")

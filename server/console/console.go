@@ -46,6 +46,9 @@ type Route struct {
 	Public bool
 	// JSON routes answer JSON; an unauthenticated call should get 401, not a redirect to the login page.
 	JSON bool
+	// Roles, when set, are the only user roles ("admin", "analyst", "department") the server admits to the
+	// route; empty admits every user role. Ignored for Public routes.
+	Roles []string
 }
 
 // Console serves the console's pages, JSON and assets.
@@ -56,6 +59,8 @@ type Console struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	static *assets
+	// findings serves the findings pages (findings.go); nil: Data, when it implements FindingsData.
+	findings FindingsData
 }
 
 // New returns a console reading from data; pc tells who makes each request. It panics if the embedded
@@ -88,7 +93,7 @@ func (c *Console) Routes() []Route {
 	api := func(pattern string, h handlerFunc) Route {
 		return Route{Method: "GET", Pattern: pattern, Handler: c.jsonHandler(h), JSON: true}
 	}
-	return []Route{
+	return append([]Route{
 		page("GET", "/{$}", c.handleOverview),
 		page("GET", "/systems", c.handleSystems),
 		page("GET", "/systems/{id}", c.handleSystem),
@@ -98,12 +103,36 @@ func (c *Console) Routes() []Route {
 		api("/console/api/hosts/{id}/series", c.handleSeries),
 		{Method: "GET", Pattern: "/lang", Handler: http.HandlerFunc(c.handleLang), Public: true},
 		{Method: "GET", Pattern: "/static/{path...}", Handler: c.static, Public: true},
-	}
+	}, c.findingsRoutes()...)
 }
 
 // NotFound answers with the console's 404 page; the server may use it for unknown paths outside /api/.
 func (c *Console) NotFound(w http.ResponseWriter, r *http.Request) {
 	c.renderError(w, r, &HTTPError{Code: http.StatusNotFound})
+}
+
+// Forbidden answers with the console's 403 page (no data): the caller is signed in but its role may not use
+// the page.
+func (c *Console) Forbidden(w http.ResponseWriter, r *http.Request) {
+	c.renderError(w, r, &HTTPError{Code: http.StatusForbidden})
+}
+
+// LoginPage is the data of the sign-in page.
+type LoginPage struct {
+	// Next is the local path to return to after signing in.
+	Next string
+	// Username refills the form after a failure.
+	Username string
+	// Error is the catalog key of the message to show ("login.failed", "login.throttled", "login.expired",
+	// "login.form_stale"); empty shows none.
+	Error string
+	// FormToken is the anti-CSRF token of the form, posted back in the CSRFField field.
+	FormToken string
+}
+
+// RenderLogin answers with the sign-in page and status code; the page posts to /login.
+func (c *Console) RenderLogin(w http.ResponseWriter, r *http.Request, code int, lp LoginPage) {
+	c.render(w, r, c.context(r), code, "login", page{Title: "login.title", Body: lp})
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, pc PageContext) error
@@ -254,6 +283,8 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, err error)
 		title = "error.404.title"
 	case http.StatusBadRequest:
 		title = "error.400.title"
+	case http.StatusForbidden:
+		title = "error.403.title"
 	}
 	c.render(w, r, c.context(r), he.Code, "error", page{Title: title, Body: errorBody{Code: he.Code, Param: he.Param}})
 }

@@ -15,7 +15,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the page templates; each is parsed together with layout.html and partials.html.
-var pageNames = []string{"overview", "systems", "system", "host", "heatmap", "error"}
+var pageNames = []string{"overview", "systems", "system", "host", "heatmap", "error", "login"}
 
 func funcs() template.FuncMap {
 	return template.FuncMap{

@@ -13,6 +13,17 @@ var catalog = map[string]Message{
 	"lang.en":      {"English", "English"},
 	"lang.zh":      {"中文", "中文"},
 
+	"login.title":      {"登录", "Sign in"},
+	"login.username":   {"用户名", "User name"},
+	"login.password":   {"密码", "Password"},
+	"login.submit":     {"登录", "Sign in"},
+	"login.failed":     {"用户名或密码错误", "Wrong user name or password"},
+	"login.throttled":  {"登录失败次数过多，请稍后再试", "Too many failed sign-ins; try again later"},
+	"login.expired":    {"会话已过期，请重新登录", "Your session has expired; please sign in again"},
+	"login.form_stale": {"登录页面已过期，请重新提交", "The sign-in form has expired; please submit it again"},
+	"error.403.title":  {"无权访问", "Forbidden"},
+	"error.403.text":   {"您的账号无权访问此页面。", "Your account may not open this page."},
+
 	"role.admin":      {"管理员", "Administrator"},
 	"role.analyst":    {"分析员", "Analyst"},
 	"role.department": {"部门数据专员", "Department data officer"},

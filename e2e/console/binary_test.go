@@ -1,0 +1,183 @@
+package consolee2e
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"zhizhi/collector/store"
+)
+
+// syncBuffer is a bytes.Buffer safe for a process's output and the test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// buildZhizhi builds cmd/zhizhi into a temporary directory and returns the binary's path.
+func buildZhizhi(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(goruntime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "zhizhi")
+	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/zhizhi")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/zhizhi: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// zhizhi runs the binary with args (and stdin) to completion and returns its output.
+func zhizhi(t *testing.T, bin, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("zhizhi %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// startDistrict builds zhizhi, fills a data directory with `zhizhi demo`, adds the test users with
+// `zhizhi users add` and serves it with `zhizhi up`, stopped (SIGINT) when the test ends.
+func startDistrict(t *testing.T) *district {
+	t.Helper()
+	bin := buildZhizhi(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+
+	start := time.Now()
+	out := zhizhi(t, bin, "", "demo", "--data", dataDir)
+	t.Logf("zhizhi demo took %v: %s", time.Since(start).Round(time.Millisecond), lastLine(out))
+
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dataDir, "zhizhi.db"), store.Options{})
+	if err != nil {
+		t.Fatalf("open the demo store: %v", err)
+	}
+	d := facts(ctx, t, st)
+	if err := st.Close(); err != nil {
+		t.Fatalf("close the demo store: %v", err)
+	}
+
+	addUser := func(name, role string, extra ...string) {
+		t.Helper()
+		args := append([]string{"users", "add", "--data", dataDir, "--role", role, "--password-stdin"}, extra...)
+		zhizhi(t, bin, password+"\n", append(args, name)...)
+	}
+	addUser(userAdmin, "admin")
+	addUser(userAnalyst, "analyst")
+	addUser(userDept, "department", "--department", d.ownDept)
+
+	addr := freePort(t)
+	var output syncBuffer
+	cmd := exec.Command(bin, "up", "--data", dataDir, "--listen", addr, "--no-local-agent")
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("zhizhi up: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("zhizhi up exited with %v\n%s", err, output.String())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("zhizhi up did not stop within 20 s of SIGINT\n%s", output.String())
+		}
+	})
+	d.url = "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(d.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("zhizhi up exited: %v\n%s", err, output.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zhizhi up not ready on %s after 30 s (%v)\n%s", addr, err, output.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.login = func(b *browser, user string) { login(b, d.url, user) }
+	return &d
+}
+
+// login signs user in through the login form: an anonymous visit to the overview leads to it.
+func login(b *browser, base, user string) {
+	b.tb.Helper()
+	b.open(base + "/")
+	loc := eval[string](b, `location.pathname`)
+	if loc != "/login" {
+		b.tb.Fatalf("anonymous visit to / shows %s, want the login page", loc)
+	}
+	b.screenshot("login")
+	b.do("fill the login form",
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), user),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+	)
+	b.clickAndWait(`form.login-form button[type="submit"]`)
+	if loc := eval[string](b, `location.pathname`); loc != "/" {
+		msg := eval[string](b, `(document.querySelector('.login-error') || {}).textContent || ''`)
+		b.tb.Fatalf("after signing in as %s: at %s (%s), want the overview", user, loc, msg)
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
