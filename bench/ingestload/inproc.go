@@ -48,14 +48,21 @@ func (s *stageTimes) reset() {
 // store.AuthenticateAgent, ingest.Decode, ingest.Validate, store.Ingest, JSON ack): the same calls as
 // server.handleIngest, without the rest of the server, so that it can be profiled. It returns the base URL,
 // the per-stage timings and a stop function.
-func inproc(ctx context.Context, dataDir, pprofAddr string) (string, *stageTimes, func(), error) {
+//
+// With noRollup, store.Run (rollups and retention) is not started, to show what the rollup passes cost ingest.
+func inproc(ctx context.Context, dataDir, pprofAddr string, noRollup bool) (string, *stageTimes, func(), error) {
 	st, err := store.Open(ctx, filepath.Join(dataDir, "zhizhi.db"), store.Options{})
 	if err != nil {
 		return "", nil, nil, err
 	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
-	go func() { defer close(runDone); st.Run(runCtx) }()
+	go func() {
+		defer close(runDone)
+		if !noRollup {
+			st.Run(runCtx)
+		}
+	}()
 	lim := ingest.Limits{MaxAge: store.DefaultRawRetention}
 	times := &stageTimes{}
 	mux := http.NewServeMux()

@@ -49,6 +49,7 @@ type options struct {
 	inproc   bool
 	pprof    string
 	cpuprof  string
+	noRollup bool
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directory")
 	flag.BoolVar(&o.inproc, "inproc", false, "run the ingest hot path in this process (store + auth + decode + validate + ingest) instead of `zhizhi up`, to profile it")
 	flag.StringVar(&o.pprof, "pprof", "", "with -inproc: serve net/http/pprof on this address, e.g. 127.0.0.1:6060")
+	flag.BoolVar(&o.noRollup, "no-rollup", false, "with -inproc: do not run the store's rollup and retention passes")
 	flag.StringVar(&o.cpuprof, "cpuprofile", "", "with -inproc: write a CPU profile of the measured window to this file")
 	flag.Parse()
 	if o.warmup <= 0 {
@@ -113,7 +115,7 @@ func run(o options) error {
 	)
 	if o.inproc {
 		var stop func()
-		base, stages, stop, err = inproc(ctx, o.data, o.pprof)
+		base, stages, stop, err = inproc(ctx, o.data, o.pprof, o.noRollup)
 		if err != nil {
 			return err
 		}

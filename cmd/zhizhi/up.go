@@ -19,6 +19,8 @@ import (
 	"zhizhi/collector/store"
 	"zhizhi/server"
 	"zhizhi/server/auth"
+	"zhizhi/server/console"
+	"zhizhi/server/consoledata"
 )
 
 // Files in the data directory.
@@ -99,8 +101,10 @@ func runUp(ctx context.Context, cfg upConfig) error {
 		}
 	}
 
-	// The LLM endpoint of the reports: a bad configuration (e.g. a key file readable by others) stops startup.
-	if _, err := cfg.llm.completer(log); err != nil {
+	// The findings engine and its LLM endpoint: a bad configuration (e.g. a key file readable by others) stops
+	// startup; no endpoint configured means template narratives, a supported mode.
+	findings, err := newFindings(st, cfg.llm, log, nil)
+	if err != nil {
 		return err
 	}
 
@@ -133,6 +137,7 @@ func runUp(ctx context.Context, cfg upConfig) error {
 	srv := server.New(storeBackend{st}, auth.NewAuthenticator(users), server.Options{
 		Logger:   log,
 		Sessions: sessionStore(users),
+		Console:  console.DataWithFindings(consoledata.New(st, server.Freshness{}, nil), findings),
 		Limits:   ingest.Limits{MaxAge: store.DefaultRawRetention},
 	})
 

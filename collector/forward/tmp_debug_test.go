@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"syscall"
+	"time"
 	"testing"
 
 	"zhizhi/collector/store"
@@ -24,6 +25,10 @@ func TestTmpDebug(t *testing.T) {
 		k, err := f.Step(context.Background())
 		t.Logf("step %d: %d %v", i, k, err)
 	}
+	time.Sleep(3 * time.Second)
+	vm.cmd.Process.Signal(syscall.SIGTERM)
+	<-vm.done
+	vm.restart()
 	vm.waitExport(t, fl.want)
 	t.Log(vm.log())
 }

@@ -73,8 +73,14 @@ func TestAgentFitsSandbox(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil { // the agent runs as nobody
 		t.Fatal(err)
 	}
+	// An explicit configuration: the packaging test may have installed /etc/zhizhi/agent.yaml (0640,
+	// unreadable by nobody) at the same time.
+	cfg := filepath.Join(dir, "agent.yaml")
+	if err := os.WriteFile(cfg, []byte("log:\n  level: warn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	trace := filepath.Join(dir, "trace")
-	if out, err := exec.Command("strace", "-f", "-qq", "-u", "nobody", "-o", trace, bin, "once").CombinedOutput(); err != nil {
+	if out, err := exec.Command("strace", "-f", "-qq", "-u", "nobody", "-o", trace, bin, "once", "--config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("zhizhi-agent once under strace: %v\n%s", err, out)
 	}
 	data, err := os.ReadFile(trace)
