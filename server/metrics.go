@@ -59,7 +59,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ caller)
 
 var (
 	agentsDesc  = prometheus.NewDesc("zhizhi_agents", "Agents by state (online, stale, offline, revoked).", []string{"state"}, nil)
-	droppedDesc = prometheus.NewDesc("zhizhi_agent_dropped_samples",
+	droppedDesc = prometheus.NewDesc("zhizhi_agents_dropped_samples",
 		"Samples the agents dropped (spool over its cap), summed over agents as they last reported.", nil, nil)
 )
 

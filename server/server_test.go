@@ -167,7 +167,7 @@ func TestIngestAcknowledgesAndCountsDuplicates(t *testing.T) {
 		`zhizhi_ingest_duration_seconds_count 2`,
 		`zhizhi_agents{state="revoked"} 1`,
 		`zhizhi_agents{state="online"} 1`,
-		`zhizhi_agent_dropped_samples 7`,
+		`zhizhi_agents_dropped_samples 7`,
 	} {
 		if !strings.Contains(string(metrics), want+"\n") {
 			t.Errorf("metrics lack %q", want)

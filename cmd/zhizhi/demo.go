@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -89,6 +90,8 @@ func loadDemo(ctx context.Context, st *store.Store, seed uint64, now func() time
 		now = time.Now
 	}
 	start := time.Now()
+	// The load allocates gigabytes of short-lived rows over a small live heap: collect less often meanwhile.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var bar *progressbar.ProgressBar
 	sum, err := demo.Load(ctx, st, demo.Options{Seed: seed, End: now(), Days: days, Progress: func(done, total int) {
 		if bar == nil {

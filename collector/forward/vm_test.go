@@ -71,7 +71,7 @@ func (v *victoria) start(bin string) {
 		"-storageDataPath="+v.dir,
 		"-search.latencyOffset=1s",
 		"-retentionPeriod=100y",
-		"-loggerLevel=WARN",
+		"-loggerLevel=INFO",
 	)
 	v.cmd.Stdout = &lockedWriter{mu: &v.mu, w: v.logs}
 	v.cmd.Stderr = v.cmd.Stdout
