@@ -39,6 +39,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	reg.MustRegister(m.requests, m.samples, m.duplicates, m.duration, &agentCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(s.opts.Collectors...)
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,

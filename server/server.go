@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"zhizhi/agent/wire"
 	"zhizhi/collector/ingest"
 	"zhizhi/server/auth"
@@ -186,6 +188,9 @@ type Options struct {
 	MetricsRoles []auth.Role
 	// ShutdownTimeout bounds graceful shutdown in Serve (default 15 s).
 	ShutdownTimeout time.Duration
+	// Collectors are registered on the /metrics registry next to the server's own metrics (e.g. the analyzer's
+	// findings); New panics when one collides with another, as prometheus.MustRegister does.
+	Collectors []prometheus.Collector
 
 	// Console is what the web console reads. nil serves no console: no pages, no /login (API only).
 	Console console.Data

@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"zhizhi/analyzer/findingsmetrics"
 	"zhizhi/collector/ingest"
 	"zhizhi/collector/store"
 	"zhizhi/server"
@@ -107,6 +109,9 @@ func runUp(ctx context.Context, cfg upConfig) error {
 	if err != nil {
 		return err
 	}
+	// The findings on /metrics, evaluated at most every 10 minutes; closed before the store.
+	findingsMetrics := findingsmetrics.New(findings, findingsmetrics.Options{Logger: log})
+	defer findingsMetrics.Close()
 
 	openUsersFn := cfg.users
 	if openUsersFn == nil {
@@ -135,10 +140,11 @@ func runUp(ctx context.Context, cfg upConfig) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := server.New(storeBackend{st}, auth.NewAuthenticator(users), server.Options{
-		Logger:   log,
-		Sessions: sessionStore(users),
-		Console:  console.DataWithFindings(consoledata.New(st, server.Freshness{}, nil), findings),
-		Limits:   ingest.Limits{MaxAge: store.DefaultRawRetention},
+		Logger:     log,
+		Sessions:   sessionStore(users),
+		Console:    console.DataWithFindings(consoledata.New(st, server.Freshness{}, nil), findings),
+		Limits:     ingest.Limits{MaxAge: store.DefaultRawRetention},
+		Collectors: []prometheus.Collector{findingsMetrics},
 	})
 
 	// Stop in order: the local agent first (it flushes to the server), then the server, then the store's

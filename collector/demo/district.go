@@ -107,7 +107,6 @@ var catalog = []struct {
 // Build returns the simulated district for a year ending at end (exclusive), deterministic from seed.
 func Build(seed uint64, end time.Time) []Department {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	start := end.AddDate(-1, 0, 0)
 	out := make([]Department, 0, len(catalog))
 	hostNo := 0
 	for di, d := range catalog {
@@ -151,7 +150,6 @@ func Build(seed uint64, end time.Time) []Department {
 		}
 		out = append(out, dep)
 	}
-	_ = start
 	return out
 }
 

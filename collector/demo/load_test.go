@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -145,6 +146,9 @@ func TestDistrictShape(t *testing.T) {
 	}
 	if !sum.From.Equal(time.Date(2025, 4, 1, 0, 0, 0, 0, calendar.Shanghai)) {
 		t.Fatalf("history starts %v, want 2025-04-01", sum.From)
+	}
+	if years, err := st.MatrixYears(ctx); err != nil || !slices.Equal(years, []int{2025, 2026}) {
+		t.Fatalf("matrix years %v, %v; want 2025 and 2026", years, err)
 	}
 	platforms, archs, virts := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, h := range hosts {

@@ -173,6 +173,27 @@ func (s *Store) SystemYear(ctx context.Context, systemID int64, year int, metric
 	return decodeYear(blob, len(s.yearDays(year))), nil
 }
 
+// MatrixYears returns the years that have matrix data, oldest first (for a year selector).
+func (s *Store) MatrixYears(ctx context.Context) ([]int, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT year FROM matrix_year ORDER BY year`)
+	if err != nil {
+		return nil, fmt.Errorf("matrix years: %w", err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var y int
+		if err := rows.Scan(&y); err != nil {
+			return nil, fmt.Errorf("matrix years: %w", err)
+		}
+		out = append(out, y)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("matrix years: %w", err)
+	}
+	return out, nil
+}
+
 // Departments returns every department with its number of systems, ordered by name.
 func (s *Store) Departments(ctx context.Context) ([]Department, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, d.name, COUNT(s.id) FROM departments d

@@ -125,6 +125,12 @@ func startDistrict(t *testing.T) *district {
 			if err != nil {
 				t.Errorf("zhizhi up exited with %v\n%s", err, output.String())
 			}
+			// Every request of the walk must have been served without a logged error.
+			for _, line := range strings.Split(output.String(), "\n") {
+				if strings.Contains(line, "level=ERROR") {
+					t.Errorf("zhizhi up logged an error: %s", line)
+				}
+			}
 		case <-time.After(20 * time.Second):
 			cmd.Process.Kill()
 			t.Errorf("zhizhi up did not stop within 20 s of SIGINT\n%s", output.String())
@@ -150,27 +156,27 @@ func startDistrict(t *testing.T) *district {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	d.login = func(b *browser, user string) { login(b, d.url, user) }
 	return &d
 }
 
-// login signs user in through the login form: an anonymous visit to the overview leads to it.
-func login(b *browser, base, user string) {
-	b.tb.Helper()
-	b.open(base + "/")
-	loc := eval[string](b, `location.pathname`)
-	if loc != "/login" {
-		b.tb.Fatalf("anonymous visit to / shows %s, want the login page", loc)
+// login visits next anonymously, which must lead to the login form, signs user in through the form and
+// checks that it lands on next.
+func login(t *testing.T, b *browser, base, user, next string) {
+	t.Helper()
+	b.open(base + next)
+	if loc := eval[string](b, `location.pathname`); loc != "/login" {
+		t.Fatalf("anonymous visit to %s shows %s, want the login page", next, loc)
 	}
 	b.screenshot("login")
+	checkPage(t, b, "login", false)
 	b.do("fill the login form",
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), user),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
 	)
 	b.clickAndWait(`form.login-form button[type="submit"]`)
-	if loc := eval[string](b, `location.pathname`); loc != "/" {
+	if loc := eval[string](b, `location.pathname + location.search`); loc != next {
 		msg := eval[string](b, `(document.querySelector('.login-error') || {}).textContent || ''`)
-		b.tb.Fatalf("after signing in as %s: at %s (%s), want the overview", user, loc, msg)
+		t.Fatalf("after signing in as %s: at %s (%s), want %s", user, loc, msg, next)
 	}
 }
 

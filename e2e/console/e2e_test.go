@@ -26,8 +26,6 @@ const (
 // district is a running console over the demo district and what the test knows about the district.
 type district struct {
 	url string
-	// login signs user in through the console's login form in b.
-	login func(b *browser, user string)
 	// systems is the number of systems in the district; ownSystems those of the department user's department.
 	systems, ownSystems int
 	// The department user's department, one of its systems and hosts; another department and its system and host.
@@ -125,8 +123,8 @@ func TestConsole(t *testing.T) {
 
 	t.Run("bureau", func(t *testing.T) {
 		b := newBrowser(t)
-		d.login(b, userAnalyst)
-		checkPage(t, b, "login", false)
+		login(t, b, d.url, userAnalyst, "/")
+		checkPage(t, b, "overview after signing in", false)
 
 		// Overview, in Chinese by default; then the language switch.
 		if code := b.open(d.url + "/"); code != 200 {
@@ -181,10 +179,22 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("admin", func(t *testing.T) {
+		b := newBrowser(t)
+		login(t, b, d.url, userAdmin, "/heatmap?metric=mem&stat=avg")
+		cells, _ := b.heatmapReady()
+		if want := d.systems * yearDays(year); cells != want {
+			t.Errorf("heatmap: %d cells, want %d", cells, want)
+		}
+		checkPage(t, b, "admin heatmap", false)
+	})
+
 	t.Run("department", func(t *testing.T) {
 		b := newBrowser(t)
-		d.login(b, userDept)
-		checkPage(t, b, "login", false)
+		own := fmt.Sprintf("/systems/%d", d.ownSystem)
+		login(t, b, d.url, userDept, own) // back to the page asked for
+		b.settle("own system")
+		checkPage(t, b, "own system", false)
 		if code := b.open(d.url + "/"); code != 200 {
 			t.Fatalf("overview: status %d", code)
 		}
@@ -196,12 +206,6 @@ func TestConsole(t *testing.T) {
 		}
 		b.screenshot("department-overview")
 		checkPage(t, b, "department overview", false)
-
-		if code := b.open(fmt.Sprintf("%s/systems/%d", d.url, d.ownSystem)); code != 200 {
-			t.Errorf("own system: status %d", code)
-		}
-		b.settle("own system")
-		checkPage(t, b, "own system", false)
 
 		for _, p := range []string{fmt.Sprintf("/systems/%d", d.otherSystem), fmt.Sprintf("/hosts/%d", d.otherHost)} {
 			if code := b.open(d.url + p); code != 404 {
