@@ -43,9 +43,10 @@ type upConfig struct {
 	dataDir      string
 	listen       string
 	noLocalAgent bool
-	llm          llmFlags  // the narrative layer's LLM endpoint (llm.go); none: templates only
-	demo         bool      // load the demo district into an empty store (demo.go)
-	out          io.Writer // the first-run admin credential goes here, never to the log
+	llm          llmFlags     // the narrative layer's LLM endpoint (llm.go); none: templates only
+	demo         bool         // load the demo district into an empty store (demo.go)
+	forward      forwardFlags // every raw sample to a time-series engine (forward.go); no URL: off
+	out          io.Writer    // the first-run admin credential goes here, never to the log
 	log          *slog.Logger
 	// users opens the user store; nil means openUsers.
 	users func(*store.Store, *slog.Logger) auth.UserStore
@@ -77,6 +78,7 @@ gracefully: requests in flight finish and every acknowledged sample is on disk.`
 	cmd.Flags().BoolVar(&cfg.noLocalAgent, "no-local-agent", false, "do not monitor this machine with an in-process agent")
 	cfg.llm.register(cmd.Flags())
 	cmd.Flags().BoolVar(&cfg.demo, "demo", false, "load a simulated district (demo data) when the store is empty")
+	cfg.forward.register(cmd.Flags())
 	return cmd
 }
 
@@ -113,6 +115,11 @@ func runUp(ctx context.Context, cfg upConfig) error {
 	findingsMetrics := findingsmetrics.New(findings, findingsmetrics.Options{Logger: log})
 	defer findingsMetrics.Close()
 
+	fwd, err := cfg.forward.forwarder(st, log) // forward.go: nil when not configured
+	if err != nil {
+		return err
+	}
+
 	openUsersFn := cfg.users
 	if openUsersFn == nil {
 		openUsersFn = openUsers
@@ -144,7 +151,7 @@ func runUp(ctx context.Context, cfg upConfig) error {
 		Sessions:   sessionStore(users),
 		Console:    console.DataWithFindings(consoledata.New(st, server.Freshness{}, nil), findings),
 		Limits:     ingest.Limits{MaxAge: store.DefaultRawRetention},
-		Collectors: []prometheus.Collector{findingsMetrics},
+		Collectors: append([]prometheus.Collector{findingsMetrics}, fwd.collectors()...),
 	})
 
 	// Stop in order: the local agent first (it flushes to the server), then the server, then the store's
@@ -163,6 +170,7 @@ func runUp(ctx context.Context, cfg upConfig) error {
 		}
 	})
 	runWG.Go(func() { feedDemo(runCtx, st, log) }) // demo.go: keeps a demo district's hosts reporting
+	runWG.Go(func() { fwd.run(runCtx) })           // forward.go: raw samples to the time-series engine
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(serveCtx, ln) }()
 	log.Info("zhizhi is up", "listen", ln.Addr().String(), "data", cfg.dataDir, "version", version)

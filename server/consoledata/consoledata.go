@@ -218,7 +218,7 @@ func (d *Data) host(ctx context.Context, s console.Scope, id int64) (store.HostS
 		return store.HostSummary{}, 0, notFound
 	}
 	if err != nil {
-		return store.HostSummary{}, 0, err
+		return store.HostSummary{}, 0, fmt.Errorf("host %d: %w", id, err)
 	}
 	ids, err := d.deptIDs(ctx)
 	if err != nil {
