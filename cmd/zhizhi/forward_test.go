@@ -57,7 +57,7 @@ func TestUpForwardsToEngine(t *testing.T) {
 	cfg := upConfig{
 		dataDir: filepath.Join(dir, "data"), listen: "127.0.0.1:0", out: &syncBuffer{},
 		log:           slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		agentInterval: 300 * time.Millisecond,
+		agentInterval: time.Second,
 		ready:         func(a net.Addr) { addr <- a },
 	}
 	cfg.forward.register(fs)
@@ -136,7 +136,7 @@ func TestForwardFlags(t *testing.T) {
 	good := write("good", "abc\n", 0o600)
 	open := write("open", "abc\n", 0o644)
 	empty := write("empty", "\n", 0o600)
-	parse := func(env map[string]string, args ...string) forwardFlags {
+	parse := func(t *testing.T, env map[string]string, args ...string) forwardFlags {
 		t.Helper()
 		for k, v := range env {
 			t.Setenv(k, v)
@@ -183,7 +183,7 @@ func TestForwardFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := parse(c.env, c.args...)
+			f := parse(t, c.env, c.args...)
 			if c.check != nil {
 				c.check(t, f)
 				return

@@ -40,8 +40,9 @@ var (
 	dayMetrics = []string{wire.MetricCPUBusyPct, wire.MetricMemUsedPct, wire.MetricFSMaxUsedPct, wire.MetricFSUsedBytes,
 		wire.MetricFSTotalBytes, wire.MetricNetRxBytes, wire.MetricNetTxBytes, wire.MetricDiskWriteBytes,
 		wire.MetricConnInbound, wire.MetricConnNewInbound, wire.MetricSessions}
-	hourMetrics   = []string{wire.MetricCPUBusyPct, wire.MetricMemUsedPct, wire.MetricFSMaxUsedPct, wire.MetricNetRxBytes, wire.MetricNetTxBytes}
-	minuteMetrics = []string{wire.MetricCPUBusyPct, wire.MetricMemUsedPct}
+	hourMetrics = []string{wire.MetricCPUBusyPct, wire.MetricMemUsedPct, wire.MetricFSMaxUsedPct, wire.MetricNetRxBytes,
+		wire.MetricNetTxBytes, wire.MetricConnInbound}
+	minuteMetrics = []string{wire.MetricCPUBusyPct, wire.MetricMemUsedPct, wire.MetricFSMaxUsedPct, wire.MetricConnInbound}
 )
 
 const (
@@ -203,7 +204,8 @@ func (g generator) host(sys *System, h *Host, id int64) []store.RollupRow {
 	minuteFrom := g.end.Add(-time.Duration(g.minuteHours) * time.Hour).Truncate(time.Minute)
 	endHour := g.end.Truncate(time.Hour)
 	var days, hours [nDayMetrics][]store.RollupRow
-	var minutes, minuteMem []store.RollupRow
+	var minutes, minuteMem, minuteDisk, minuteConn []store.RollupRow
+	connIdx := slices.Index(dayMetrics, wire.MetricConnInbound)
 	var acc [nDayMetrics]dayAgg
 	hourIdx := make([]int, len(hourMetrics))
 	for i, m := range hourMetrics {
@@ -260,6 +262,15 @@ func (g generator) host(sys *System, h *Host, id int64) []store.RollupRow {
 					m := clamp(x.Mem+0.6*(rng.Float64()-0.5), 0, 100)
 					minuteMem = append(minuteMem, store.RollupRow{HostID: id, Metric: wire.MetricMemUsedPct, Res: store.ResMinute,
 						TS: mt, N: 4, Min: m - 0.2, Max: m + 0.2, Sum: 4 * m})
+					dk := h.DiskUsedPct(g.from, mt)
+					minuteDisk = append(minuteDisk, store.RollupRow{HostID: id, Metric: wire.MetricFSMaxUsedPct, Res: store.ResMinute,
+						TS: mt, N: 4, Min: dk, Max: dk, Sum: 4 * dk})
+					var cn float64
+					if v := vals[connIdx]; v.n > 0 {
+						cn = math.Round(v.sum / float64(v.n) * (1 + 0.3*(rng.Float64()-0.5)))
+					}
+					minuteConn = append(minuteConn, store.RollupRow{HostID: id, Metric: wire.MetricConnInbound, Res: store.ResMinute,
+						TS: mt, N: 4, Min: max(0, cn-1), Max: cn + 1, Sum: 4 * cn})
 				}
 			}
 		}
@@ -275,7 +286,7 @@ func (g generator) host(sys *System, h *Host, id int64) []store.RollupRow {
 				N: a.n, Min: a.min, Max: a.max, Sum: a.sum, P95: clamp(quantile(a.peaks, 0.95), avg, a.max)})
 		}
 	}
-	size := len(minutes) + len(minuteMem)
+	size := len(minutes) + len(minuteMem) + len(minuteDisk) + len(minuteConn)
 	for i := range days {
 		size += len(days[i]) + len(hours[i])
 	}
@@ -287,7 +298,9 @@ func (g generator) host(sys *System, h *Host, id int64) []store.RollupRow {
 		out = append(out, hours[i]...)
 	}
 	out = append(out, minutes...)
-	return append(out, minuteMem...)
+	out = append(out, minuteMem...)
+	out = append(out, minuteDisk...)
+	return append(out, minuteConn...)
 }
 
 // hourValues derives the hourly rollup of every day metric (indexed like dayMetrics) from one simulated hour

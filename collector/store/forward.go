@@ -145,72 +145,81 @@ func (s *Store) ForwardCommit(ctx context.Context, name string, from, to, sent, 
 // ForwardTrim enforces bound on target name's queue: it drops the oldest queued rows beyond MaxRows and those
 // ingested more than MaxAge ago, adds them to the dropped total and returns how many it dropped. It also
 // records an ingest-time mark and the target's activity about once a minute, so it should run on every pass of
-// the forwarder, whether the engine answers or not.
+// the forwarder, whether the engine answers or not. When there is nothing to do it only reads, and never takes
+// the write lock.
 func (s *Store) ForwardTrim(ctx context.Context, name string, bound ForwardBound) (int64, error) {
 	now := s.clock()
 	maxAge := bound.MaxAge
 	if s.ret.Raw > 0 && (maxAge <= 0 || maxAge > s.ret.Raw-forwardMarkEvery) {
 		maxAge = s.ret.Raw - forwardMarkEvery // retention must not reach rows the bound keeps
 	}
+	// Read phase, on the read connections. Rows in (watermark, cut] are immutable while the target is active
+	// (retention keeps them, inserts get higher ids), so counting them here is exact; the write phase only
+	// applies the result if the watermark did not move meanwhile.
+	var wm int64
+	var lastMark, top sql.NullInt64
+	err := s.rdb.QueryRowContext(ctx, `SELECT watermark, (SELECT MAX(at) FROM forward_marks), (SELECT MAX(id) FROM samples)
+		FROM forward_state WHERE name = ?`, name).Scan(&wm, &lastMark, &top)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := s.createForward(ctx, name, now); err != nil {
+			return 0, err
+		}
+		return s.ForwardTrim(ctx, name, bound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("forward trim %s: read state: %w", name, err)
+	}
+	markDue := !lastMark.Valid || now.UnixMilli()-lastMark.Int64 >= forwardMarkEvery.Milliseconds()
+	cut := wm
+	if bound.MaxRows > 0 && top.Valid {
+		// Ids past the watermark are dense (AUTOINCREMENT, and retention keeps queued rows), so the newest
+		// MaxRows rows are the ids above MAX(id) - MaxRows.
+		cut = max(cut, top.Int64-bound.MaxRows)
+	}
+	var ageMark sql.NullInt64 // the newest mark older than the age bound
+	if maxAge > 0 {
+		var id sql.NullInt64
+		if err := s.rdb.QueryRowContext(ctx, `SELECT at, id FROM forward_marks WHERE at <= ? ORDER BY at DESC LIMIT 1`,
+			now.Add(-maxAge).UnixMilli()).Scan(&ageMark, &id); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("forward trim %s: age bound: %w", name, err)
+		}
+		if id.Valid {
+			cut = max(cut, id.Int64)
+		}
+	}
+	if !markDue && cut <= wm {
+		return 0, nil
+	}
+	var dropped int64
+	if cut > wm {
+		if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM samples WHERE id > ? AND id <= ?`, wm, cut).Scan(&dropped); err != nil {
+			return 0, fmt.Errorf("forward trim %s: count: %w", name, err)
+		}
+	}
+
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("forward trim %s: %w", name, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := s.ensureForward(ctx, tx, name, now); err != nil {
-		return 0, fmt.Errorf("forward trim %s: %w", name, err)
-	}
-	var wm, updated int64
-	var lastMark sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT watermark, updated_at, (SELECT MAX(at) FROM forward_marks)
-		FROM forward_state WHERE name = ?`, name).Scan(&wm, &updated, &lastMark); err != nil {
-		return 0, fmt.Errorf("forward trim %s: read state: %w", name, err)
-	}
-	wrote := false
-	if !lastMark.Valid || now.UnixMilli()-lastMark.Int64 >= forwardMarkEvery.Milliseconds() {
+	if markDue {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO forward_marks (at, id)
 			VALUES (?, (SELECT COALESCE(MAX(id), 0) FROM samples)) ON CONFLICT (at) DO NOTHING`, now.UnixMilli()); err != nil {
 			return 0, fmt.Errorf("forward trim %s: mark: %w", name, err)
 		}
-		wrote = true
 	}
-	cut := wm
-	if bound.MaxRows > 0 {
-		// Ids past the watermark are dense (AUTOINCREMENT, and retention keeps queued rows), so the newest
-		// MaxRows rows are the ids above MAX(id) - MaxRows.
-		var top int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM samples`).Scan(&top); err != nil {
-			return 0, fmt.Errorf("forward trim %s: row bound: %w", name, err)
-		}
-		cut = max(cut, top-bound.MaxRows)
-	}
-	if maxAge > 0 {
-		before := now.Add(-maxAge).UnixMilli()
-		var id sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(id) FROM forward_marks WHERE at <= ?`, before).Scan(&id); err != nil {
-			return 0, fmt.Errorf("forward trim %s: age bound: %w", name, err)
-		}
-		if id.Valid {
-			cut = max(cut, id.Int64)
-			// Keep the newest mark older than the bound, drop the ones before it.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM forward_marks WHERE at < (SELECT MAX(at) FROM forward_marks WHERE at <= ?)`,
-				before); err != nil {
-				return 0, fmt.Errorf("forward trim %s: prune marks: %w", name, err)
-			}
-			wrote = true
+	if ageMark.Valid { // marks before the newest one past the bound are of no further use
+		if _, err := tx.ExecContext(ctx, `DELETE FROM forward_marks WHERE at < ?`, ageMark.Int64); err != nil {
+			return 0, fmt.Errorf("forward trim %s: prune marks: %w", name, err)
 		}
 	}
-	var dropped int64
-	if cut > wm {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM samples WHERE id > ? AND id <= ?`, wm, cut).Scan(&dropped); err != nil {
-			return 0, fmt.Errorf("forward trim %s: count: %w", name, err)
-		}
+	res, err := tx.ExecContext(ctx, `UPDATE forward_state SET watermark = ?, dropped = dropped + ?, updated_at = ?
+		WHERE name = ? AND watermark = ?`, cut, dropped, now.UnixMilli(), name, wm)
+	if err != nil {
+		return 0, fmt.Errorf("forward trim %s: %w", name, err)
 	}
-	if cut > wm || wrote {
-		if _, err := tx.ExecContext(ctx, `UPDATE forward_state SET watermark = ?, dropped = dropped + ?, updated_at = ?
-			WHERE name = ?`, cut, dropped, now.UnixMilli(), name); err != nil {
-			return 0, fmt.Errorf("forward trim %s: %w", name, err)
-		}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return 0, fmt.Errorf("forward trim %s from %d: %w", name, wm, ErrForwardConflict)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("forward trim %s: %w", name, err)
@@ -220,6 +229,22 @@ func (s *Store) ForwardTrim(ctx context.Context, name string, bound ForwardBound
 			"max_rows", bound.MaxRows, "max_age", maxAge)
 	}
 	return dropped, nil
+}
+
+// createForward creates target name's state row when missing.
+func (s *Store) createForward(ctx context.Context, name string, now time.Time) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("forward %s: %w", name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.ensureForward(ctx, tx, name, now); err != nil {
+		return fmt.Errorf("forward %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("forward %s: %w", name, err)
+	}
+	return nil
 }
 
 // ForwardStatus returns target name's watermark, backlog and totals in O(log n); an unknown target has all
