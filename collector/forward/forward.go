@@ -124,7 +124,8 @@ type Stats struct {
 	LastSuccess time.Time // time of the last successful write; zero before the first
 }
 
-// Forwarder drains the store's forwarding queue into an InfluxDB v2 write endpoint.
+// Forwarder drains the store's forwarding queue into an InfluxDB v2 write endpoint. Run (or Step) must not be
+// called concurrently; Stats and Collector are safe at any time.
 type Forwarder struct {
 	q      Queue
 	opts   Options
@@ -155,12 +156,12 @@ func New(q Queue, opts Options) (*Forwarder, error) {
 	}
 	// Millisecond precision: our lines carry ms timestamps. The library's own retries belong to the async API
 	// only; WriteAPIBlocking sends exactly once per call, and we retry ourselves.
-	io := influxdb2.DefaultOptions().
+	copts := influxdb2.DefaultOptions().
 		SetPrecision(time.Millisecond).
 		SetUseGZip(true).
 		SetHTTPClient(hc).
 		SetLogLevel(0)
-	client := influxdb2.NewClientWithOptions(opts.URL, opts.Token, io)
+	client := influxdb2.NewClientWithOptions(opts.URL, opts.Token, copts)
 	f := &Forwarder{
 		q: q, opts: opts, client: client,
 		w:     client.WriteAPIBlocking(opts.Org, opts.Bucket),

@@ -208,56 +208,42 @@ func TestForwardOutageRestartResume(t *testing.T) {
 	}
 }
 
-// TestForwardBoundDropsOldest fills the queue beyond a tiny bound while the engine is down: the oldest samples
-// are dropped and counted, the newest are delivered once the engine is back.
+// TestForwardBoundDropsOldest fills the queue beyond a tiny bound while VictoriaMetrics is down: the oldest
+// samples are dropped and counted, the newest are delivered once it is back.
 func TestForwardBoundDropsOldest(t *testing.T) {
-	var up atomic.Bool
-	rec := &recorder{}
-	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !up.Load() {
-			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		rec.ServeHTTP(w, r)
-	}))
-	defer eng.Close()
+	vm := startVictoria(t)
+	vm.kill()
 	fl := newFleet(t, store.Options{})
-	opts := fastOpts(eng.URL)
+	opts := fastOpts(vm.url())
 	opts.MaxRows = 5
 	f, err := New(fl.st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fl.ingest(10) // 20 samples, ids 1..20
-	if _, err := f.Step(context.Background()); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Fatalf("step with the engine down: %v, want a 503 error", err)
+	fl.ingest(10) // 20 samples: host 0 ids 1..10, host 1 ids 11..20
+	if _, err := f.Step(context.Background()); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("step with the engine down: %v, want connection refused", err)
 	}
 	s := f.Stats()
 	if s.Dropped != 15 || s.Backlog != 5 || s.Sent != 0 || s.Errors != 1 {
 		t.Fatalf("stats %+v: want 15 dropped, 5 queued, 1 error", s)
 	}
-	up.Store(true)
+	vm.restart()
 	if n, err := f.Step(context.Background()); err != nil || n != 5 {
 		t.Fatalf("step: %d, %v; want the 5 newest", n, err)
-	}
-	// The newest sample of each host survived: host 0 has seqs 1..10 (ids 1..10), host 1 ids 11..20.
-	lines := rec.lines("zhizhi_host")
-	if len(lines) != 5 {
-		t.Fatalf("sent %d host lines, want 5:\n%s", len(lines), strings.Join(lines, "\n"))
-	}
-	wantTS := fmt.Sprint(fl.base.Add(10 * 15 * time.Second).UnixMilli())
-	for _, l := range lines {
-		if !strings.Contains(l, fl.hosts[1].agentID) {
-			t.Errorf("line of a dropped host sent: %s", l)
-		}
-	}
-	if !strings.HasSuffix(lines[4], " "+wantTS) {
-		t.Errorf("last line %q, want timestamp %s", lines[4], wantTS)
 	}
 	if s := f.Stats(); s.Dropped != 15 || s.Sent != 5 || s.Backlog != 0 {
 		t.Fatalf("stats %+v", s)
 	}
+	// Only host 1's seqs 6..10 survived.
+	want := expectation{}
+	h := fl.hosts[1]
+	for seq := uint64(6); seq <= 10; seq++ {
+		smp := testSample(seq, fl.base.Add(time.Duration(seq)*15*time.Second), 1)
+		want.add(t, h, &smp)
+	}
+	vm.waitExport(t, want)
 }
 
 // TestForwardAgeBound drops samples ingested longer ago than MaxAge (by ingest time, server clock).
@@ -356,6 +342,28 @@ func TestForwardRejectedSample(t *testing.T) {
 	// Two samples carry that timestamp (one per host): both dropped, the 6 others sent.
 	if s := f.Stats(); s.Sent != 6 || s.Dropped != 2 || s.Backlog != 0 {
 		t.Fatalf("stats %+v: want 6 sent, 2 dropped", s)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{min: time.Second, max: 8 * time.Second}
+	for i, base := range []time.Duration{1, 2, 4, 8, 8, 8} {
+		base *= time.Second
+		if d := b.next(); d < base/2 || d >= base*3/2 {
+			t.Errorf("wait %d: %s, want within [%s, %s)", i, d, base/2, base*3/2)
+		}
+	}
+	b.reset()
+	if d := b.next(); d >= 1500*time.Millisecond {
+		t.Errorf("after reset: %s", d)
+	}
+	// Jitter: 100 waits at the cap are not all equal.
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		seen[b.next()] = true
+	}
+	if len(seen) < 50 {
+		t.Errorf("only %d distinct waits in 100: no jitter", len(seen))
 	}
 }
 

@@ -29,11 +29,12 @@ const vmBinary = "/usr/bin/victoria-metrics"
 
 // victoria is a VictoriaMetrics single-node process the test started on a loopback port.
 type victoria struct {
-	t    testing.TB
-	addr string // host:port
-	dir  string // -storageDataPath
-	cmd  *exec.Cmd
-	done chan struct{}
+	t     testing.TB
+	bin   string
+	addr  string // host:port
+	dir   string // -storageDataPath
+	cmd   *exec.Cmd
+	done  chan struct{}
 	logs  *strings.Builder
 	mu    sync.Mutex
 	nonce atomic.Int64
@@ -57,16 +58,16 @@ func startVictoria(t testing.TB) *victoria {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	v := &victoria{t: t, addr: addr, dir: t.TempDir()}
-	v.start(bin)
+	v := &victoria{t: t, bin: bin, addr: addr, dir: t.TempDir()}
+	v.start()
 	t.Cleanup(v.kill)
 	return v
 }
 
-func (v *victoria) start(bin string) {
+func (v *victoria) start() {
 	v.t.Helper()
 	v.logs = &strings.Builder{}
-	v.cmd = exec.Command(bin,
+	v.cmd = exec.Command(v.bin,
 		"-httpListenAddr="+v.addr,
 		"-storageDataPath="+v.dir,
 		"-search.latencyOffset=1s",
@@ -122,7 +123,7 @@ func (v *victoria) kill() {
 // restart starts VictoriaMetrics again on the same port and data directory.
 func (v *victoria) restart() {
 	v.t.Helper()
-	v.start(vmBinary)
+	v.start()
 }
 
 // persist waits until VictoriaMetrics has written what it accepted to disk, so that a SIGKILL afterwards loses
