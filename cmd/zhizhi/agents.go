@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -25,15 +23,7 @@ func (c *cli) agentsCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&dataDir, "data", "./data", "data directory of the server")
 	// withStore runs fn on the existing database of --data.
 	withStore := func(ctx context.Context, fn func(st *store.Store) error) error {
-		path := filepath.Join(dataDir, dbFile)
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("no database at %s (run \"zhizhi up\" first or pass --data): %w", path, err)
-		}
-		st, err := store.Open(ctx, path, store.Options{Logger: c.log})
-		if err != nil {
-			return err
-		}
-		return errors.Join(fn(st), st.Close())
+		return withExistingStore(ctx, dataDir, c.log, fn)
 	}
 
 	var system, department string

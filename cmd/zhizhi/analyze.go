@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -35,15 +34,7 @@ func newFindings(st *store.Store, f llmFlags, log *slog.Logger, clock func() tim
 
 // withExistingStore runs fn on the database of dataDir, which must exist.
 func (c *cli) withExistingStore(ctx context.Context, dataDir string, fn func(st *store.Store) error) error {
-	path := filepath.Join(dataDir, dbFile)
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("no database at %s (run \"zhizhi up\" first or pass --data): %w", path, err)
-	}
-	st, err := store.Open(ctx, path, store.Options{Logger: c.log})
-	if err != nil {
-		return err
-	}
-	return errors.Join(fn(st), st.Close())
+	return withExistingStore(ctx, dataDir, c.log, fn)
 }
 
 // analyzeCmds are the analyzer's commands: findings, exceptions and report.
