@@ -132,9 +132,9 @@ func TestMetrics(t *testing.T) {
 
 	// One info series per host whose primary finding is not ok; the two "localhost" hosts stay apart.
 	diff(t, InfoName, only(got, InfoName), map[string]float64{
-		`zhizhi_finding_info{confidence="high",department="办公室",host="oa-01",host_id="1",kind="zombie",status="open",system="旧版OA"}`:              1,
-		`zhizhi_finding_info{confidence="medium",department="办公室",host="db-01",host_id="2",kind="overloaded",status="open",system="不动产登记"}`:     1,
-		`zhizhi_finding_info{confidence="high",department="数据局",host="localhost",host_id="4",kind="underused",status="open",system="社保查询"}`:     1,
+		`zhizhi_finding_info{confidence="high",department="办公室",host="oa-01",host_id="1",kind="zombie",status="open",system="旧版OA"}`:           1,
+		`zhizhi_finding_info{confidence="medium",department="办公室",host="db-01",host_id="2",kind="overloaded",status="open",system="不动产登记"}`:    1,
+		`zhizhi_finding_info{confidence="high",department="数据局",host="localhost",host_id="4",kind="underused",status="open",system="社保查询"}`:    1,
 		`zhizhi_finding_info{confidence="high",department="数据局",host="localhost",host_id="5",kind="comatose",status="excepted",system="社保查询"}`: 1,
 	})
 
@@ -262,7 +262,7 @@ func TestRefreshAtMostEveryInterval(t *testing.T) {
 		clk.Add(time.Minute)
 		gather(t, c)
 	}
-	clk.Add(4*time.Minute - 3*time.Second - time.Nanosecond) // 10 min after the first start, less 1 ns
+	clk.Add(5*time.Minute - 3*time.Second - time.Nanosecond) // 10 min after the first start, less 1 ns
 	gather(t, c)
 	if fe.Calls() != 1 {
 		t.Fatalf("%d evaluations within the interval, want 1", fe.Calls())

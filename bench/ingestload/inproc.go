@@ -50,8 +50,9 @@ func (s *stageTimes) reset() {
 // the per-stage timings and a stop function.
 //
 // With noRollup, store.Run (rollups and retention) is not started, to show what the rollup passes cost ingest.
-func inproc(ctx context.Context, dataDir, pprofAddr string, noRollup bool) (string, *stageTimes, func(), error) {
-	st, err := store.Open(ctx, filepath.Join(dataDir, "zhizhi.db"), store.Options{})
+// rollupEvery, when positive, replaces the store's default 1-minute rollup interval (5 s).
+func inproc(ctx context.Context, dataDir, pprofAddr string, noRollup bool, rollupEvery time.Duration) (string, *stageTimes, func(), error) {
+	st, err := store.Open(ctx, filepath.Join(dataDir, "zhizhi.db"), store.Options{RollupInterval: rollupEvery})
 	if err != nil {
 		return "", nil, nil, err
 	}

@@ -50,6 +50,7 @@ type options struct {
 	pprof    string
 	cpuprof  string
 	noRollup bool
+	rollupEv time.Duration
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.BoolVar(&o.inproc, "inproc", false, "run the ingest hot path in this process (store + auth + decode + validate + ingest) instead of `zhizhi up`, to profile it")
 	flag.StringVar(&o.pprof, "pprof", "", "with -inproc: serve net/http/pprof on this address, e.g. 127.0.0.1:6060")
 	flag.BoolVar(&o.noRollup, "no-rollup", false, "with -inproc: do not run the store's rollup and retention passes")
+	flag.DurationVar(&o.rollupEv, "rollup-interval", 0, "with -inproc: the store's 1-minute rollup interval (default the store's, 5s)")
 	flag.StringVar(&o.cpuprof, "cpuprofile", "", "with -inproc: write a CPU profile of the measured window to this file")
 	flag.Parse()
 	if o.warmup <= 0 {
@@ -115,7 +117,7 @@ func run(o options) error {
 	)
 	if o.inproc {
 		var stop func()
-		base, stages, stop, err = inproc(ctx, o.data, o.pprof, o.noRollup)
+		base, stages, stop, err = inproc(ctx, o.data, o.pprof, o.noRollup, o.rollupEv)
 		if err != nil {
 			return err
 		}

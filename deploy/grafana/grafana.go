@@ -1,4 +1,4 @@
-// Package grafana builds zhizhi's Grafana dashboards (fleet overview, annual heatmap, agent health) as JSON.
+// Package grafana builds zhizhi's Grafana dashboards (fleet overview, annual heatmap, agent health, findings) as JSON.
 package grafana
 
 import (
@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/grafana/grafana-foundation-sdk/go/bargauge"
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -16,6 +17,9 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+
+	"zhizhi/analyzer/detect"
+	"zhizhi/analyzer/findingsmetrics"
 )
 
 // DatasourceUID is the uid of the VictoriaMetrics datasource (Prometheus type) that every panel queries; the
@@ -173,12 +177,112 @@ func health() *dashboard.DashboardBuilder {
 	return b
 }
 
+// kindLabels are the finding kinds (most severe first) with their words in the console and reports, and the
+// colour a dashboard shows them in.
+var kindLabels = []struct {
+	kind        detect.Kind
+	title, col  string
+	severe, bad bool // severe: red when any; bad: orange when any
+}{
+	{detect.KindComatose, "长期闲置 Comatose", "dark-red", true, true},
+	{detect.KindZombie, "僵尸 Zombie", "red", true, true},
+	{detect.KindOverloaded, "高负载 Overloaded", "purple", true, true},
+	{detect.KindIdleCandidate, "闲置候选 Idle candidate", "orange", false, true},
+	{detect.KindUnderused, "利用率低 Underused", "yellow", false, true},
+	{detect.KindWatch, "关注 Watch", "blue", false, false},
+	{detect.KindInsufficientData, "数据不足 Insufficient data", "text", false, false},
+}
+
+// findings is the analyzer's findings dashboard, from the server's zhizhi_findings* metrics (evaluated at most
+// every 10 minutes; see analyzer/findingsmetrics).
+func findings() *dashboard.DashboardBuilder {
+	dept := `department=~"$department"`
+	b := dashboard.NewDashboardBuilder("zhizhi · Findings").Uid("zhizhi-findings").
+		Tags([]string{"zhizhi"}).Refresh("5m").Time("now-30d", "now").Timezone(common.TimeZoneBrowser).Editable().
+		WithVariable(labelVar("department", "部门 Department", findingsmetrics.FindingsName, ""))
+	b = b.WithRow(dashboard.NewRowBuilder("Hosts by finding (open)"))
+	countStat := func(title, expr string, th *dashboard.ThresholdsConfigBuilder) *stat.PanelBuilder {
+		return stat.NewPanelBuilder().Title(title).Datasource(ds()).Height(4).Span(6).
+			WithTarget(instant("A", expr)).GraphMode(common.BigValueGraphModeNone).
+			ColorMode(common.BigValueColorModeBackground).Unit("short").Decimals(0).Thresholds(th).
+			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}))
+	}
+	steps := func(color string) *dashboard.ThresholdsConfigBuilder {
+		return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps([]dashboard.Threshold{
+			{Value: nil, Color: "green"}, {Value: ptr(1.0), Color: color}})
+	}
+	var mapping dashboard.ValueMap
+	mapping.Type = dashboard.MappingTypeValueToText
+	mapping.Options = map[string]dashboard.ValueMappingResult{
+		string(detect.StatusExcepted): {Text: ptr("已登记例外 excepted"), Color: ptr("blue"), Index: ptr(int32(len(kindLabels)))},
+	}
+	for i, k := range kindLabels {
+		th := steps("blue")
+		switch {
+		case k.severe:
+			th = steps("red")
+		case k.bad:
+			th = steps("orange")
+		}
+		b = b.WithPanel(countStat(k.title,
+			fmt.Sprintf(`sum(%s{kind=%q, status="open", %s}) or vector(0)`, findingsmetrics.FindingsName, k.kind, dept), th))
+		mapping.Options[string(k.kind)] = dashboard.ValueMappingResult{Text: ptr(k.title), Color: ptr(k.col), Index: ptr(int32(i))}
+	}
+	b = b.WithPanel(countStat("已登记例外 Excepted",
+		fmt.Sprintf(`sum(%s{status="excepted", %s}) or vector(0)`, findingsmetrics.FindingsName, dept), steps("blue")))
+
+	b = b.WithRow(dashboard.NewRowBuilder("Hosts with findings")).
+		WithPanel(table.NewPanelBuilder().Title("Hosts with a finding (primary finding per host)").
+			Description("One row per host whose most severe open finding (or, when all are excepted, most severe finding) is not ok. Evaluated by the zhizhi server at most every 10 minutes.").
+			Datasource(ds()).Height(12).Span(24).
+			WithTarget(instant("INFO", findingsmetrics.InfoName+"{"+dept+"}")).
+			WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+				"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true, "instance": true,
+					"job": true, "host_id": true},
+				"indexByName": map[string]any{"department": 0, "system": 1, "host": 2, "kind": 3, "status": 4, "confidence": 5},
+				"renameByName": map[string]any{"department": "Department", "system": "System", "host": "Host",
+					"kind": "Kind", "status": "Status", "confidence": "Confidence"},
+			}}).
+			Mappings([]dashboard.ValueMapping{{ValueMap: &mapping}}).
+			OverrideByName("Kind", []dashboard.DynamicConfigValue{
+				{Id: "custom.cellOptions", Value: map[string]any{"type": "color-background"}}}).
+			OverrideByName("Status", []dashboard.DynamicConfigValue{
+				{Id: "custom.cellOptions", Value: map[string]any{"type": "color-text"}}}).
+			SortBy([]cog.Builder[common.TableSortByFieldState]{
+				common.NewTableSortByFieldStateBuilder().DisplayName("Department")}))
+
+	b = b.WithRow(dashboard.NewRowBuilder("What acting on open idle and underused findings would free, per department"))
+	for _, f := range []struct{ title, metric, unit string }{
+		{"vCPU", findingsmetrics.FreesVCPUName, "short"},
+		{"Memory", findingsmetrics.FreesMemoryName, "bytes"},
+		{"Storage", findingsmetrics.FreesStorageName, "decbytes"},
+	} {
+		b = b.WithPanel(bargauge.NewPanelBuilder().Title("可释放 Frees: " + f.title).
+			Description("Shutting down idle (idle-candidate, zombie, comatose) hosts frees the whole host; right-sizing underused hosts frees part of it. Excepted findings free nothing.").
+			Datasource(ds()).Height(10).Span(8).Unit(f.unit).Min(0).
+			WithTarget(query("A", fmt.Sprintf("sum by (department) (%s{%s})", f.metric, dept), "{{department}}").
+				Instant().Format(prometheus.PromQueryFormatTimeSeries)).
+			Orientation(common.VizOrientationHorizontal).DisplayMode(common.BarGaugeDisplayModeGradient).
+			ShowUnfilled(true).Thresholds(dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).
+			Steps([]dashboard.Threshold{{Value: nil, Color: "green"}})).
+			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false)))
+	}
+
+	return b.WithRow(dashboard.NewRowBuilder("Over time")).
+		WithPanel(series("Hosts with open findings by kind", "short",
+			fmt.Sprintf(`sum by (kind) (%s{status="open", kind!=%q, %s})`, findingsmetrics.FindingsName, detect.KindOK, dept), "{{kind}}")).
+		WithPanel(series("Age of the findings and evaluation time", "s",
+			"time() - max("+findingsmetrics.EvaluatedName+")", "age of the findings").
+			WithTarget(query("B", "max("+findingsmetrics.DurationName+")", "evaluation duration")))
+}
+
 // Builders lists the dashboards by file name.
 func Builders() map[string]*dashboard.DashboardBuilder {
 	return map[string]*dashboard.DashboardBuilder{
 		"fleet-overview.json": fleet(),
 		"annual-heatmap.json": annual(),
 		"agent-health.json":   health(),
+		"findings.json":       findings(),
 	}
 }
 

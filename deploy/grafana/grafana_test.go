@@ -13,6 +13,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"zhizhi/agent/wire"
+	"zhizhi/analyzer/findingsmetrics"
+	"zhizhi/analyzer/report"
 )
 
 // TestCommittedDashboardsAreCurrent regenerates the dashboards and fails on any difference from the files in
@@ -60,6 +62,9 @@ func TestDashboardsQueryRealSeries(t *testing.T) {
 		"zhizhi_agent_spool_bytes", "zhizhi_agent_samples_dropped_total", "zhizhi_agent_send_errors_total",
 		"zhizhi_agent_collect_duration_seconds_bucket", "zhizhi_ingest_requests_total",
 		"zhizhi_ingest_duration_seconds_bucket", "zhizhi_agents"} {
+		known[m] = true
+	}
+	for _, m := range findingsmetrics.Names {
 		known[m] = true
 	}
 	seriesRE := regexp.MustCompile(`zhizhi_[a-z0-9_]+(\$\{metric\})?`)
@@ -153,5 +158,60 @@ func TestAnnualHeatmap(t *testing.T) {
 	}
 	if tg := p.Targets[0]; tg.LegendFormat != "{{system}}" || tg.Interval != "1d" || !strings.Contains(tg.Expr, "by (system)") {
 		t.Errorf("target %+v: want one row per system and one column per day", tg)
+	}
+}
+
+// TestFindingsDashboard checks the findings dashboard: a stat panel per finding kind the analyzer lists, the
+// table of hosts from zhizhi_finding_info, and a bar gauge per department of each resource freed.
+func TestFindingsDashboard(t *testing.T) {
+	d, err := findings().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(d)
+	var got struct {
+		Panels []struct {
+			Type, Title string
+			Targets     []struct {
+				Expr, LegendFormat string
+				Instant            bool
+			}
+			Options struct{ Orientation string }
+		}
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	var stats, tables, gauges []string
+	for _, p := range got.Panels {
+		if len(p.Targets) == 0 {
+			continue
+		}
+		e := p.Targets[0].Expr
+		switch p.Type {
+		case "stat":
+			stats = append(stats, e)
+		case "table":
+			tables = append(tables, e)
+		case "bargauge":
+			gauges = append(gauges, e)
+			if tg := p.Targets[0]; !tg.Instant || tg.LegendFormat != "{{department}}" || p.Options.Orientation != "horizontal" {
+				t.Errorf("bar gauge %q: target %+v orientation %q, want one instant bar per department", p.Title, tg, p.Options.Orientation)
+			}
+		}
+	}
+	for _, k := range report.Kinds {
+		want := `kind="` + string(k) + `", status="open"`
+		if !slices.ContainsFunc(stats, func(e string) bool { return strings.Contains(e, want) }) {
+			t.Errorf("no stat panel counts open %s findings: %q", k, stats)
+		}
+	}
+	if len(tables) != 1 || !strings.HasPrefix(tables[0], findingsmetrics.InfoName+"{") {
+		t.Errorf("tables %q, want one of %s", tables, findingsmetrics.InfoName)
+	}
+	for _, m := range []string{findingsmetrics.FreesVCPUName, findingsmetrics.FreesMemoryName, findingsmetrics.FreesStorageName} {
+		if !slices.ContainsFunc(gauges, func(e string) bool { return strings.Contains(e, "by (department) ("+m+"{") }) {
+			t.Errorf("no bar gauge of %s per department: %q", m, gauges)
+		}
 	}
 }
