@@ -297,10 +297,19 @@ func (a *Agent) closeSpool() (err error) {
 	return err
 }
 
+// primeGap is the least time between the priming read at start and the first sample, so that the first
+// sample's CPU use and traffic deltas cover a real interval.
+const primeGap = time.Second
+
 // loop runs cycles on interval boundaries after a random start delay; a cycle that overruns skips ticks.
+// A priming read at start (discarded) gives the collector its baseline counters, so that even the first
+// spooled sample carries CPU use and traffic.
 func (a *Agent) loop(ctx context.Context) {
 	iv := a.cfg.Interval
-	next := a.now().Add(time.Duration(a.jitter() * float64(iv)))
+	pctx, cancel := context.WithTimeout(ctx, max(iv, 5*time.Second))
+	a.col.Collect(pctx, a.now())
+	cancel()
+	next := a.now().Add(max(time.Duration(a.jitter()*float64(iv)), primeGap))
 	for {
 		if !a.waitUntil(ctx, next) {
 			return

@@ -29,7 +29,8 @@ func runLocalAgent(ctx context.Context, lc localAgentConfig) error {
 	if lc.Interval > 0 {
 		cfg.Interval = lc.Interval
 	}
-	a, err := agent.New(cfg, agent.Deps{Logger: lc.Logger.With("local_agent", true)})
+	// The local agent is alone: no start jitter, so that a new user sees live data a second after start.
+	a, err := agent.New(cfg, agent.Deps{Logger: lc.Logger.With("local_agent", true), Jitter: func() float64 { return 0 }})
 	if err != nil {
 		return fmt.Errorf("local agent: %w", err)
 	}
