@@ -123,7 +123,7 @@ for i in $(seq 0 "$STEPS"); do
 		"$(rss_kib "$NPID")" "$(ticks "$NPID")" "$(run_ns "$NPID")" >>"$SAMPLES"
 done
 
-ACCEPTED=$(grep -c . "$TMP/agent.log" || true)
+WARNINGS=$(grep -c . "$TMP/agent.log" || true)
 A_SPLIT=$(rss_split "$APID")
 N_SPLIT=$(rss_split "$NPID")
 SERIES=$(grep -vc '^#' "$TMP/scrape.txt" || true)
@@ -159,6 +159,6 @@ END {
 echo "RSS at the end (MiB): zhizhi-agent $A_SPLIT; node_exporter $N_SPLIT"
 echo "agent environment: ${AGENT_ENV:-(none)}"
 echo "node_exporter scrape: $SERIES series lines, $SCRAPE_BYTES bytes"
-echo "agent log lines at level warn: $ACCEPTED"
+echo "agent log lines at level warn: $WARNINGS"
 echo "server's view of the agent (LAST SEEN must not be 'never'):"
 "$BIN/zhizhi" agents list --data "$TMP/data" | cut -c1-160
