@@ -154,7 +154,7 @@ func (s *psSource) VirtualMemory(ctx context.Context) (*mem.VirtualMemoryStat, e
 }
 
 func (s *psSource) Partitions(ctx context.Context, all bool) ([]disk.PartitionStat, error) {
-	return disk.PartitionsWithContext(s.ctx(ctx), all)
+	return listPartitions(s.ctx(ctx), all)
 }
 
 func (s *psSource) Usage(ctx context.Context, path string) (*disk.UsageStat, error) {
