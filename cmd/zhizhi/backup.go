@@ -120,13 +120,20 @@ func printInfo(w io.Writer, info store.BackupInfo) {
 		info.SchemaVersion, info.Agents, info.Samples, float64(info.Bytes)/(1<<20))
 }
 
-// newBar returns a byte progress bar on w when w is a terminal, else nil (no bar in logs and pipes).
-func newBar(w io.Writer, desc string) *progressbar.ProgressBar {
+// isTerminal reports whether w is a terminal (a progress bar redraws itself there; in logs and pipes it would
+// pile up).
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
-		return nil
+		return false
 	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// newBar returns a byte progress bar on w when w is a terminal, else nil (no bar in logs and pipes).
+func newBar(w io.Writer, desc string) *progressbar.ProgressBar {
+	if !isTerminal(w) {
 		return nil
 	}
 	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionShowBytes(true),

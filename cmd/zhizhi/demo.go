@@ -93,7 +93,16 @@ func loadDemo(ctx context.Context, st *store.Store, seed uint64, now func() time
 	// The load allocates gigabytes of short-lived rows over a small live heap: collect less often meanwhile.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var bar *progressbar.ProgressBar
+	tty, lastTenth := isTerminal(w), 0
 	sum, err := demo.Load(ctx, st, demo.Options{Seed: seed, End: now(), Days: days, Progress: func(done, total int) {
+		if !tty {
+			// In a log or a pipe: one line per tenth of the work.
+			if tenth := 10 * done / total; tenth > lastTenth {
+				lastTenth = tenth
+				fmt.Fprintf(w, "demo district: %d%% (%d/%d)\n", 10*tenth, done, total)
+			}
+			return
+		}
 		if bar == nil {
 			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("demo district"),
 				progressbar.OptionSetWidth(30), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond),

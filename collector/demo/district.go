@@ -108,14 +108,16 @@ var catalog = []struct {
 func Build(seed uint64, end time.Time) []Department {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	out := make([]Department, 0, len(catalog))
-	hostNo := 0
+	hostNo, idle := 0, 0
 	for di, d := range catalog {
 		dep := Department{Name: d.dept}
 		for si, s := range d.systems {
 			sys := System{Name: s.name, Pattern: s.pattern, SeasonMonths: s.season}
 			if s.pattern == Idle {
-				// Idle since 100 to 300 days before the end of the year.
-				sys.IdleSince = dayOf(end.AddDate(0, 0, -(100 + rng.IntN(200))))
+				// Idle since 100 to 300 days before the end: some are zombies (90+ idle days), some comatose (180+).
+				idle++
+				days := []int{110, 140, 200, 260, 300}[idle%5] + rng.IntN(20)
+				sys.IdleSince = dayOf(end.AddDate(0, 0, -days))
 			}
 			for h := 0; h < s.hosts; h++ {
 				hostNo++

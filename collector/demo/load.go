@@ -17,11 +17,12 @@ import (
 type Options struct {
 	// Seed makes the district and its history; the same seed (and End) gives identical rows.
 	Seed uint64
-	// End is "now": the history covers the 365 days up to it. Zero means time.Now().
+	// End is "now": the history covers the Days days up to it. Zero means time.Now().
 	End time.Time
 	// Progress, when set, is called after each step with the steps done and the total.
 	Progress func(done, total int)
-	// Days is how many days of daily rollups end at End (default 365, the last one partial); HourDays the same
+	// Days is how many days of daily rollups end at End (default 550, the last one partial: more than a year and a
+	// season, so that the analyzer can tell a seasonal system from a zombie by last year's same window); HourDays the same
 	// for hourly rollups (default 90) and MinuteHours the hours of 1-minute rollups of CPU and memory (default 24).
 	Days, HourDays, MinuteHours int
 }
@@ -31,6 +32,8 @@ type Summary struct {
 	Departments, Systems, Hosts int
 	// Rows counts the rollup rows written.
 	Rows int
+	// Exceptions counts the analyzer exceptions recorded (the disaster-recovery standbys).
+	Exceptions int
 	// From and To bound the simulated history: the first day's midnight and End.
 	From, To time.Time
 }
@@ -59,7 +62,7 @@ func Load(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		opts.End = time.Now()
 	}
 	if opts.Days <= 0 {
-		opts.Days = 365
+		opts.Days = 550
 	}
 	if opts.HourDays <= 0 {
 		opts.HourDays = 90
@@ -156,6 +159,22 @@ func Load(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return sum, fmt.Errorf("demo: %w", err)
+	}
+	// Disaster-recovery standbys are idle by design: the bureau has recorded exceptions for them, so their
+	// findings show as excepted rather than as zombies.
+	for _, d := range deps {
+		for _, s := range d.Systems {
+			if s.Pattern != Standby {
+				continue
+			}
+			_, err := st.AddException(ctx, store.Exception{Type: "dr-standby", System: s.Name,
+				Owner: d.Name + "信息科", Reason: "异地灾备节点，平时不承载业务，灾备演练时启用",
+				Created: end.AddDate(0, -2, 0), Expires: end.AddDate(0, 10, 0)})
+			if err != nil {
+				return sum, fmt.Errorf("demo: exception for %s: %w", s.Name, err)
+			}
+			sum.Exceptions++
+		}
 	}
 	step()
 	return sum, nil

@@ -99,7 +99,7 @@ func model(t *testing.T, name string) System {
 func systemDays(t *testing.T, st *store.Store, metric, stat string) (map[string]map[string]float64, []time.Time) {
 	t.Helper()
 	out := map[string]map[string]float64{}
-	for _, year := range []int{2025, 2026} {
+	for _, year := range []int{2024, 2025, 2026} {
 		m, err := st.Matrix(context.Background(), store.MatrixQuery{Year: year, Metric: metric, Stat: stat})
 		if err != nil {
 			t.Fatal(err)
@@ -144,11 +144,33 @@ func TestDistrictShape(t *testing.T) {
 	if sum.Departments != len(deps) || sum.Systems != len(systems) || sum.Hosts != len(hosts) {
 		t.Fatalf("summary %+v disagrees with the store (%d, %d, %d)", sum, len(deps), len(systems), len(hosts))
 	}
-	if !sum.From.Equal(time.Date(2025, 4, 1, 0, 0, 0, 0, calendar.Shanghai)) {
-		t.Fatalf("history starts %v, want 2025-04-01", sum.From)
+	// 550 days: more than a year and a season, so last year's same window is known for every seasonal system.
+	if want := time.Date(2024, 9, 28, 0, 0, 0, 0, calendar.Shanghai); !sum.From.Equal(want) {
+		t.Fatalf("history starts %v, want %v", sum.From, want)
 	}
-	if years, err := st.MatrixYears(ctx); err != nil || !slices.Equal(years, []int{2025, 2026}) {
-		t.Fatalf("matrix years %v, %v; want 2025 and 2026", years, err)
+	if years, err := st.MatrixYears(ctx); err != nil || !slices.Equal(years, []int{2024, 2025, 2026}) {
+		t.Fatalf("matrix years %v, %v; want 2024 to 2026", years, err)
+	}
+	// The disaster-recovery standbys carry a live exception each.
+	excs, err := st.Exceptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	standbys := map[string]bool{}
+	for _, d := range Build(testSeed, testEnd) {
+		for _, sy := range d.Systems {
+			if sy.Pattern == Standby {
+				standbys[sy.Name] = true
+			}
+		}
+	}
+	if len(standbys) == 0 || len(excs) != len(standbys) || sum.Exceptions != len(standbys) {
+		t.Fatalf("%d exceptions (summary %d) for %d standby systems", len(excs), sum.Exceptions, len(standbys))
+	}
+	for _, e := range excs {
+		if e.Type != "dr-standby" || !standbys[e.System] || !e.Expires.After(testEnd) || e.Expires.After(e.Created.AddDate(1, 0, 0)) {
+			t.Fatalf("exception %+v", e)
+		}
 	}
 	platforms, archs, virts := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, h := range hosts {
@@ -185,7 +207,7 @@ func TestDistrictShape(t *testing.T) {
 				t.Fatalf("%s has no value on %s", name, d.Format(time.DateOnly))
 			}
 		}
-		if v := vals["2025-03-31"]; !math.IsNaN(v) {
+		if v := vals["2024-09-27"]; !math.IsNaN(v) {
 			t.Fatalf("%s has a value (%v) before the history starts", name, v)
 		}
 	}
@@ -363,7 +385,7 @@ func TestMatrixMatchesRollups(t *testing.T) {
 		sys int64
 		day string
 	}
-	from, to := time.Date(2025, 1, 1, 0, 0, 0, 0, calendar.Shanghai), time.Date(2027, 1, 1, 0, 0, 0, 0, calendar.Shanghai)
+	from, to := time.Date(2024, 1, 1, 0, 0, 0, 0, calendar.Shanghai), time.Date(2027, 1, 1, 0, 0, 0, 0, calendar.Shanghai)
 	for short, metric := range map[string]string{"cpu": wire.MetricCPUBusyPct, "mem": wire.MetricMemUsedPct, "disk": wire.MetricFSMaxUsedPct} {
 		want := map[string]map[cell]float64{store.StatP95: {}, store.StatAvg: {}}
 		for _, h := range hosts {
@@ -385,7 +407,7 @@ func TestMatrixMatchesRollups(t *testing.T) {
 		}
 		for _, stat := range []string{store.StatP95, store.StatAvg} {
 			cells := 0
-			for _, year := range []int{2025, 2026} {
+			for _, year := range []int{2024, 2025, 2026} {
 				m, err := st.Matrix(ctx, store.MatrixQuery{Year: year, Metric: short, Stat: stat})
 				if err != nil {
 					t.Fatal(err)

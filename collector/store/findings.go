@@ -164,7 +164,7 @@ func (s *Store) WindowQuantile(ctx context.Context, hostID int64, metric string,
 	if q < 0 || q > 1 || math.IsNaN(q) {
 		return 0, 0, false, fmt.Errorf("window quantile: q %v outside [0, 1]", q)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT r.n, r.max, r.p95, r.sketch FROM rollup_1d r JOIN metrics m ON m.id = r.metric_id
+	rows, err := s.rdb.QueryContext(ctx, `SELECT r.n, r.min, r.max, r.p95, r.sketch FROM rollup_1d r JOIN metrics m ON m.id = r.metric_id
 		WHERE r.host_id = ? AND m.name = ? AND r.ts >= ? AND r.ts < ?`,
 		hostID, metric, s.BucketStart(ResDay, from).Unix(), to.Unix())
 	if err != nil {
@@ -172,15 +172,17 @@ func (s *Store) WindowQuantile(ctx context.Context, hostID int64, metric string,
 	}
 	defer rows.Close()
 	merged := sketch.New()
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for rows.Next() {
 		var cnt int64
-		var mx float64
+		var mn, mx float64
 		var p95 sql.NullFloat64
 		var blob []byte
-		if err := rows.Scan(&cnt, &mx, &p95, &blob); err != nil {
+		if err := rows.Scan(&cnt, &mn, &mx, &p95, &blob); err != nil {
 			return 0, 0, false, fmt.Errorf("window quantile of host %d %s: %w", hostID, metric, err)
 		}
 		n += cnt
+		lo, hi = min(lo, mn), max(hi, mx)
 		if len(blob) > 0 {
 			sk, derr := sketch.Decode(blob)
 			if derr == nil {
@@ -201,5 +203,9 @@ func (s *Store) WindowQuantile(ctx context.Context, hostID int64, metric string,
 		return 0, 0, false, fmt.Errorf("window quantile of host %d %s: %w", hostID, metric, err)
 	}
 	v, ok = merged.Quantile(q)
+	if ok {
+		// The sketch is accurate to 1% of the value; the exact extremes bound it (a CPU never shows 100.5%).
+		v = min(max(v, lo), hi)
+	}
 	return v, n, ok, nil
 }

@@ -95,6 +95,7 @@ func TestWindowQuantile(t *testing.T) {
 	for _, q := range []float64{0.25, 0.5, 0.95} {
 		got, n, ok, err := s.WindowQuantile(ctx, host, wire.MetricCPUBusyPct, day0, day0.AddDate(0, 0, 2), q)
 		w, _ := want.Quantile(q)
+		w = min(max(w, 1), 1000) // bounded by the exact extremes of the window
 		if err != nil || !ok || n != 200 || math.Abs(got-w) > 1e-9 {
 			t.Errorf("q%.2f = %v n=%d ok=%v err=%v, want %v over 200 samples", q, got, n, ok, err, w)
 		}
