@@ -162,10 +162,15 @@ func newAgent(cfg config.Config, deps Deps) (*Agent, error) {
 			return nil, err
 		}
 	}
+	// A spool that notifies on append lets the idle sender sleep without a polling timer.
+	var notify <-chan struct{}
+	if n, ok := a.spool.(interface{ Notify() <-chan struct{} }); ok {
+		notify = n.Notify()
+	}
 	a.sender = deliver.New(a.spool, deliver.Config{
 		Server: cfg.Server, Token: token, AgentID: id, BatchMaxSamples: cfg.Send.BatchMaxSamples,
 		ReplayRate: cfg.Send.ReplayRate, Timeout: cfg.Send.Timeout, Client: client,
-		Host: a.facts.Load, Logger: logger, Now: a.now,
+		Host: a.facts.Load, Logger: logger, Now: a.now, Notify: notify,
 		Spool: func() *wire.SpoolStats { b, r := a.spool.Usage(); return &wire.SpoolStats{Bytes: b, Records: r} },
 	})
 	return a, nil
@@ -433,6 +438,9 @@ func (a spoolAdapter) LastSeq() uint64                      { return a.s.LastSeq
 func (a spoolAdapter) Ack(seq uint64) error                 { return a.s.Ack(seq) }
 func (a spoolAdapter) Dropped() uint64                      { return a.s.Stats().Dropped }
 func (a spoolAdapter) Close() error                         { return a.s.Close() }
+
+// Notify forwards the spool's append notifications.
+func (a spoolAdapter) Notify() <-chan struct{} { return a.s.Notify() }
 
 func (a spoolAdapter) Usage() (int64, int64) {
 	st := a.s.Stats()

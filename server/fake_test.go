@@ -19,7 +19,9 @@ type fakeStore struct {
 	series  Series
 	batches []*wire.Batch
 	pingErr error
-	next    int
+	// ingestErr, when set, is what Ingest returns.
+	ingestErr error
+	next      int
 	// seriesArgs records the last Series call.
 	seriesFrom, seriesTo time.Time
 }
@@ -45,6 +47,9 @@ func (f *fakeStore) AuthenticateAgent(_ context.Context, token string) (Agent, e
 func (f *fakeStore) Ingest(_ context.Context, a Agent, b *wire.Batch, receivedAt time.Time) (wire.Ack, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ingestErr != nil {
+		return wire.Ack{}, f.ingestErr
+	}
 	seen := f.seqs[a.ID]
 	if seen == nil {
 		seen = map[uint64]bool{}

@@ -41,6 +41,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c caller) 
 	switch {
 	case errors.Is(err, ErrRevoked):
 		return httpErr(http.StatusForbidden, "agent token revoked", err)
+	case errors.Is(err, ErrBusy):
+		// Backpressure: answered at once (Retry-After is set for every 503) instead of queueing without bound.
+		return httpErr(http.StatusServiceUnavailable, "server busy, retry later", err)
 	case err != nil:
 		return httpErr(http.StatusServiceUnavailable, "batch not stored, retry later", err)
 	}

@@ -27,6 +27,9 @@ var (
 	ErrRevoked = errors.New("agent revoked")
 	// ErrUnauthorized reports an unknown agent token.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrBusy reports an ingest refused because the store's queue is full; the handler answers 503 with
+	// Retry-After and the agent keeps the batch in its spool.
+	ErrBusy = errors.New("store busy")
 )
 
 // Agent is an enrolled agent (it mirrors the collector store's record).

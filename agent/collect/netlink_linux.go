@@ -38,11 +38,7 @@ func tcpConnsNetlink(dst []TCPConn, family uint8, buf []byte) ([]TCPConn, error)
 		return dst, fmt.Errorf("netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
-	req := inetDiagReq{family: family, protocol: unix.IPPROTO_TCP, states: 1<<tcpEstablished | 1<<tcpListen}
-	req.hdr.Len = uint32(unsafe.Sizeof(req))
-	req.hdr.Type = sockDiagByFamily
-	req.hdr.Flags = unix.NLM_F_REQUEST | unix.NLM_F_DUMP
-	req.hdr.Seq = 1
+	req := inetDiagRequest(family)
 	raw := (*[unsafe.Sizeof(req)]byte)(unsafe.Pointer(&req))[:]
 	if err := unix.Sendto(fd, raw, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return dst, fmt.Errorf("netlink send: %w", err)
@@ -77,6 +73,17 @@ func tcpConnsNetlink(dst []TCPConn, family uint8, buf []byte) ([]TCPConn, error)
 			}
 		}
 	}
+}
+
+// inetDiagRequest is the dump request for the TCP sockets of family in the ESTABLISHED and LISTEN states
+// only (idiag_states bitmask): the kernel skips every other socket (TIME_WAIT, CLOSE_WAIT …) itself.
+func inetDiagRequest(family uint8) inetDiagReq {
+	req := inetDiagReq{family: family, protocol: unix.IPPROTO_TCP, states: 1<<tcpEstablished | 1<<tcpListen}
+	req.hdr.Len = uint32(unsafe.Sizeof(req))
+	req.hdr.Type = sockDiagByFamily
+	req.hdr.Flags = unix.NLM_F_REQUEST | unix.NLM_F_DUMP
+	req.hdr.Seq = 1
+	return req
 }
 
 // parseInetDiagMsg decodes the state and endpoints of one struct inet_diag_msg.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"unsafe"
 
 	psnet "github.com/shirou/gopsutil/v4/net"
 	"golang.org/x/sys/unix"
@@ -129,4 +130,37 @@ func BenchmarkTCPConns(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The dump request asks the kernel for ESTABLISHED (1) and LISTEN (10) TCP sockets only: the request bytes
+// carry the states bitmask 1<<1 | 1<<10 at offset 20 of inet_diag_req_v2 (after the 16-byte nlmsghdr).
+func TestInetDiagRequestBytes(t *testing.T) {
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		req := inetDiagRequest(family)
+		raw := (*[unsafe.Sizeof(req)]byte)(unsafe.Pointer(&req))[:]
+		if len(raw) != 16+56 {
+			t.Fatalf("request is %d bytes, want 72 (nlmsghdr 16 + inet_diag_req_v2 56)", len(raw))
+		}
+		le := binary.NativeEndian
+		if got := le.Uint32(raw[0:]); got != 72 {
+			t.Errorf("nlmsg_len %d, want 72", got)
+		}
+		if got := le.Uint16(raw[4:]); got != 20 {
+			t.Errorf("nlmsg_type %d, want SOCK_DIAG_BY_FAMILY (20)", got)
+		}
+		if got := le.Uint16(raw[6:]); got != unix.NLM_F_REQUEST|unix.NLM_F_DUMP {
+			t.Errorf("nlmsg_flags %#x, want REQUEST|DUMP", got)
+		}
+		if raw[16] != family || raw[17] != unix.IPPROTO_TCP {
+			t.Errorf("family/protocol %d/%d, want %d/%d", raw[16], raw[17], family, unix.IPPROTO_TCP)
+		}
+		if got, want := le.Uint32(raw[20:]), uint32(1<<1|1<<10); got != want {
+			t.Errorf("idiag_states %#x, want %#x (ESTABLISHED|LISTEN only)", got, want)
+		}
+		for i, b := range raw[24:] {
+			if b != 0 {
+				t.Fatalf("inet_diag_sockid byte %d = %d, want no socket filter", i, b)
+			}
+		}
+	}
 }

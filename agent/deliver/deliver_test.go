@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -605,5 +607,115 @@ func TestWakeDoesNotBlock(t *testing.T) {
 	s := New(newQueue(0), Config{Server: "http://x"})
 	for range 5 {
 		s.Wake()
+	}
+}
+
+// peekCounter counts the sender's looks at the queue.
+type peekCounter struct {
+	*memQueue
+	peeks atomic.Int64
+}
+
+func (p *peekCounter) Peek(maxRecords, maxBytes int) ([]Record, error) {
+	p.peeks.Add(1)
+	return p.memQueue.Peek(maxRecords, maxBytes)
+}
+
+// With Config.Notify an idle sender does not poll the queue: it looks once, sleeps past idlePoll without
+// another look, and delivers as soon as the queue notifies.
+func TestIdleSenderWaitsOnNotify(t *testing.T) {
+	srv := &scripted{t: t}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	q := &peekCounter{memQueue: newQueue(0)}
+	notify := make(chan struct{}, 1)
+	s := New(q, Config{Server: hs.URL, Token: testToken, AgentID: "agent7", Notify: notify})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not reached", what)
+			}
+		}
+	}
+	wait("first look at the queue", func() bool { return q.peeks.Load() == 1 })
+	time.Sleep(idlePoll + 500*time.Millisecond)
+	if n := q.peeks.Load(); n != 1 {
+		t.Fatalf("idle sender looked at the queue %d times, want 1 (no polling)", n)
+	}
+	q.add(1)
+	notify <- struct{}{}
+	wait("delivery after Notify", func() bool { return len(q.ackList()) == 1 })
+	if got := srv.requests(); len(got) != 1 || !slices.Equal(seqs(got[0].batch), []uint64{1}) {
+		t.Fatalf("requests %+v, want one batch with seq 1", got)
+	}
+}
+
+// The reused gzip writer (the Sender's and Encode's pool) produces independent, complete bodies: each
+// decodes to its own batch, also after the writer was reused for the next one.
+func TestReusedGzipWriterRoundTrips(t *testing.T) {
+	decode := func(t *testing.T, body []byte) wire.Batch {
+		t.Helper()
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("not gzip: %v", err)
+		}
+		var b wire.Batch
+		if err := json.NewDecoder(zr).Decode(&b); err != nil {
+			t.Fatalf("not a batch: %v", err)
+		}
+		return b
+	}
+	q := newQueue(0)
+	s := New(q, Config{AgentID: "agent7"})
+	var bodies [][]byte
+	for n := 1; n <= 4; n++ {
+		recs := make([]Record, n)
+		for i := range recs {
+			data, _ := json.Marshal(wire.Sample{Seq: uint64(10*n + i), Time: time.Unix(int64(n), 0).UTC()})
+			recs[i] = Record{Seq: uint64(10*n + i), Data: data}
+		}
+		body, err := s.encode(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, body)
+		enc, err := Encode(wire.Batch{Version: wire.SchemaVersion, AgentID: "pool", Samples: []wire.Sample{{Seq: uint64(n)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := decode(t, enc); b.AgentID != "pool" || !slices.Equal(seqs(b), []uint64{uint64(n)}) {
+			t.Fatalf("Encode round %d decoded to %+v", n, b)
+		}
+	}
+	for i, body := range bodies {
+		n := i + 1
+		b := decode(t, body)
+		want := make([]uint64, n)
+		for j := range want {
+			want[j] = uint64(10*n + j)
+		}
+		if b.AgentID != "agent7" || !slices.Equal(seqs(b), want) {
+			t.Errorf("body %d decoded to agent %q seqs %v, want agent7 %v", n, b.AgentID, seqs(b), want)
+		}
+	}
+}
+
+func BenchmarkEncodeBatch(b *testing.B) {
+	data, _ := json.Marshal(wire.Sample{Seq: 1, Time: time.Unix(1, 0).UTC(), Errors: map[string]string{"x": strings.Repeat("y", 900)}})
+	s := New(newQueue(0), Config{AgentID: "agent7"})
+	recs := []Record{{Seq: 1, Data: data}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.encode(recs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -32,6 +32,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		log:    log,
 		rbuf:   bufio.NewReaderSize(nil, 64<<10),
 		notify: make(chan struct{}, 1),
+		kick:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -198,6 +199,9 @@ func (s *Spool) load() error {
 	s.st.lastSeq = s.lastSeq
 	if err := s.advanceLocked(); err != nil {
 		return err
+	}
+	if s.st != s.saved || s.dataDirty {
+		s.armLocked()
 	}
 	st2 := s.statsLocked()
 	if st2.Records > 0 {

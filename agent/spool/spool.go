@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -110,6 +111,8 @@ type Spool struct {
 	lock      *os.File
 
 	notify    chan struct{}
+	kick      chan struct{} // arms the background sync after a change that is not yet durable
+	flushes   atomic.Uint64 // background syncs run (for tests)
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -171,11 +174,21 @@ func (s *Spool) Append(seq uint64, data []byte) error {
 	s.total += need
 	s.lastSeq = seq
 	s.dataDirty = true
+	s.armLocked()
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// armLocked asks the background syncer to flush within SyncInterval. It never blocks; an idle spool (nothing
+// appended, acknowledged or cut since the last flush) arms nothing, so it costs no timer or fsync work.
+func (s *Spool) armLocked() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Notify returns a channel that receives a value after records were appended (one value may stand for many
@@ -292,6 +305,7 @@ func (s *Spool) Ack(seq uint64) error {
 		return nil
 	}
 	s.st.acked = seq
+	s.armLocked()
 	for i := len(s.peeked) - 1; i >= 0; i-- {
 		p := s.peeked[i]
 		if p.seq > seq {
@@ -383,21 +397,33 @@ func (s *Spool) Close() error {
 	return s.closeErr
 }
 
-// syncLoop flushes every SyncInterval until Close.
+// syncLoop flushes SyncInterval after the first change that is not yet durable (see armLocked), until Close.
+// While nothing changes it waits on a channel: no ticker runs.
 func (s *Spool) syncLoop() {
 	defer close(s.done)
-	t := time.NewTicker(s.opts.SyncInterval)
-	defer t.Stop()
+	t := time.NewTimer(s.opts.SyncInterval)
+	t.Stop()
+	armed := false
 	for {
 		select {
 		case <-s.stop:
+			t.Stop()
 			return
+		case <-s.kick:
+			if !armed {
+				t.Reset(s.opts.SyncInterval)
+				armed = true
+			}
 		case <-t.C:
+			armed = false
 			s.mu.Lock()
-			if err := s.flushLocked(); err != nil {
+			err := s.flushLocked()
+			if err != nil {
 				s.log.Error("background sync failed", "err", err)
+				s.armLocked() // retry after another SyncInterval
 			}
 			s.mu.Unlock()
+			s.flushes.Add(1)
 		}
 	}
 }
@@ -553,6 +579,7 @@ func (s *Spool) cutLocked(pos cursor, prevSeq uint64, cause error) error {
 	}
 	s.st.dropped += uint64(lost)
 	s.st.lossThrough = max(s.st.lossThrough, s.lastSeq)
+	s.armLocked()
 	return nil
 }
 

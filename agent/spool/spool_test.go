@@ -478,3 +478,31 @@ func TestDirectoryLock(t *testing.T) {
 	s2, _ := openT(t, dir, small())
 	checkRecords(t, peekAll(t, s2), seqRange(1, 2))
 }
+
+// The background sync runs only after a change: an idle spool arms no timer and does no fsync, an append is
+// flushed within SyncInterval (once, however many appends came in that interval), and the spool is idle again.
+func TestSyncOnlyAfterChanges(t *testing.T) {
+	dir := t.TempDir()
+	opts := small()
+	opts.SyncInterval = 20 * time.Millisecond
+	s, _ := openT(t, dir, opts)
+	idle := func(want uint64) {
+		t.Helper()
+		time.Sleep(10 * opts.SyncInterval)
+		if n := s.flushes.Load(); n != want {
+			t.Fatalf("background syncs %d after an idle spell, want %d", n, want)
+		}
+	}
+	idle(0)
+	appendRange(t, s, 1, 5)
+	waitFor(t, func() bool { st, _ := readState(dir); return st.lastSeq == 5 })
+	idle(1)
+	if err := s.Ack(3); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { st, _ := readState(dir); return st.acked == 3 })
+	idle(2)
+	// The data reached the disk without Sync or Close: a process reading the abandoned directory sees it.
+	s2, _ := openT(t, copyDir(t, dir), small())
+	checkRecords(t, peekAll(t, s2), seqRange(4, 5))
+}

@@ -52,6 +52,8 @@ type Request struct {
 	// Department limits the report to one department; empty means the whole district.
 	Department string
 	Lang       narrative.Lang
+	// Demo labels the report as describing the simulated demo district.
+	Demo bool
 }
 
 // Item is one recommendation: a system-level finding with its evidence facts.
@@ -84,6 +86,7 @@ type Document struct {
 	Overview    string    // section key of the overview
 	Departments []Department
 	Result      narrative.Result
+	Demo        bool // the report describes the demo district
 }
 
 // Text returns the generated text of section key.
@@ -188,7 +191,8 @@ func lang(l narrative.Lang) narrative.Lang {
 // (exported for tests and previews; Generate calls it).
 func Build(snap Snapshot, month time.Time, req Request) (Document, narrative.Doc, error) {
 	l := lang(req.Lang)
-	doc := Document{Month: monthStart(month), Department: req.Department, Lang: l, At: snap.At, Overview: "overview"}
+	doc := Document{Month: monthStart(month), Department: req.Department, Lang: l, At: snap.At, Overview: "overview",
+		Demo: req.Demo}
 	doc.Title = title(l, doc.Month, req.Department)
 	nd := narrative.Doc{Title: doc.Title}
 

@@ -35,6 +35,7 @@ var labels = map[narrative.Lang]map[string]string{
 		"hash": "提示词哈希", "rejections": "模型答复被拒原因", "none": "无", "system": "系统", "finding": "结论",
 		"action": "建议", "confidence": "置信度", "evidence": "依据数据", "exception": "例外", "note": "本报告中的数值均由系统根据监测数据计算，文字部分经数值核验；来源为 template 的段落由固定模板生成。",
 		"no_findings": "本部门无需处置的结论。", "sep": "；", "colon": "：", "lp": "（", "rp": "）",
+		"demo": "演示数据：本报告基于模拟生成的演示辖区，不代表任何真实系统的运行情况。",
 	},
 	narrative.EN: {
 		"overview": "1. Overview", "departments": "2. Departments", "recs": "Recommendations", "appendix": "Appendix: how this report was written",
@@ -42,6 +43,7 @@ var labels = map[narrative.Lang]map[string]string{
 		"hash": "Prompt hash", "rejections": "Model answers rejected because", "none": "none", "system": "System", "finding": "Finding",
 		"action": "Recommendation", "confidence": "Confidence", "evidence": "Evidence", "exception": "Exception", "note": "Every number in this report is computed from monitoring data and every sentence was checked against those numbers; sections whose source is template were written from a fixed template.",
 		"no_findings": "No finding requires action in this department.", "sep": "; ", "colon": ": ", "lp": " (", "rp": ")",
+		"demo": "Demo data: this report describes a simulated district, not any real system.",
 	},
 }
 
@@ -73,6 +75,9 @@ func Markdown(doc Document) []byte {
 	var b bytes.Buffer
 	l := doc.Lang
 	fmt.Fprintf(&b, "# %s\n\n", doc.Title)
+	if doc.Demo {
+		fmt.Fprintf(&b, "> **%s**\n\n", doc.label("demo"))
+	}
 	fmt.Fprintf(&b, "%s%s%s  \n%s%s%s\n\n", doc.label("evaluated"), doc.label("colon"), doc.At.In(detect.Location).Format("2006-01-02 15:04"),
 		doc.label("generated"), doc.label("colon"), doc.Result.GeneratedAt.In(detect.Location).Format("2006-01-02 15:04"))
 	fmt.Fprintf(&b, "## %s\n\n%s\n\n", doc.label("overview"), doc.Text(doc.Overview))
@@ -138,10 +143,12 @@ p{text-indent:2em}
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:1em 0}
 th,td{border:1px solid #999;padding:.3em .5em;text-align:left;vertical-align:top}
 .meta{text-align:center;color:#555}
+.demo{text-indent:0;text-align:center;background:#fff4d6;border:1px solid #e0b84c;padding:.4em}
 .appendix{font-size:.85em;color:#333}
 </style></head>
 <body>
 <h1>{{.Title}}</h1>
+{{if .Demo}}<p class="demo"><strong>{{label . "demo"}}</strong></p>{{end}}
 <p class="meta">{{label . "evaluated"}}{{label . "colon"}}{{ts . "at"}} · {{label . "generated"}}{{label . "colon"}}{{ts . "gen"}}</p>
 <h2>{{label . "overview"}}</h2>
 <p>{{text . .Overview}}</p>

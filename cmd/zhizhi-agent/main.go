@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -27,7 +28,21 @@ import (
 )
 
 func main() {
+	tuneGC(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// defaultGCPercent is the agent's GOGC unless the environment sets GOGC. The live heap is about 1 MiB and a
+// cycle allocates under 100 KB, so a lower GOGC keeps the heap (and RSS) small at little CPU cost. No memory
+// limit is set by default: an 8 MiB limit was measured at 20 ms CPU per cycle (4 MiB at 60 ms), because the
+// runtime's own memory is close to it and the GC then runs constantly; GOMEMLIMIT can still set one.
+const defaultGCPercent = 50
+
+// tuneGC applies the agent's GC default when the environment does not set GOGC.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 // Exit statuses.

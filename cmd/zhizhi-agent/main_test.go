@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -361,5 +362,33 @@ func TestNewLogger(t *testing.T) {
 	}
 	if _, err := newLogger(&b, "loud", "text"); err == nil {
 		t.Fatal("bad level accepted")
+	}
+}
+
+// The agent's GC default applies only when GOGC is not set in the environment, and it sets no memory limit.
+func TestTuneGC(t *testing.T) {
+	origPct := debug.SetGCPercent(100)
+	origLim := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetGCPercent(origPct); debug.SetMemoryLimit(origLim) })
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		wantPct int
+	}{
+		{"default", nil, defaultGCPercent},
+		{"GOGC set", map[string]string{"GOGC": "100"}, 77},
+		{"GOGC off", map[string]string{"GOGC": "off"}, 77},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(77) // stand-in for what the runtime read from GOGC at start
+			debug.SetMemoryLimit(99 << 20)
+			tuneGC(func(k string) string { return tc.env[k] })
+			if got := debug.SetGCPercent(77); got != tc.wantPct {
+				t.Errorf("GC percent %d, want %d", got, tc.wantPct)
+			}
+			if got := debug.SetMemoryLimit(-1); got != 99<<20 {
+				t.Errorf("memory limit changed to %d", got)
+			}
+		})
 	}
 }

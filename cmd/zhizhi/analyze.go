@@ -271,7 +271,8 @@ the templates write it. The appendix records each section's source, model, promp
 				if err != nil {
 					return err
 				}
-				doc, err := eng.Generate(cmd.Context(), report.Request{Month: m, Department: dept, Lang: narrative.Lang(lang)})
+				doc, err := eng.Generate(cmd.Context(), report.Request{Month: m, Department: dept, Lang: narrative.Lang(lang),
+					Demo: st.IsDemo(cmd.Context())})
 				if err != nil {
 					return err
 				}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -219,16 +220,76 @@ func (s *Store) RevokeAgent(ctx context.Context, id string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("revoke agent %q: %w", id, ErrNotFound)
 	}
+	s.auth.forget(id)
 	s.log.Info("agent revoked", "agent", id)
 	return nil
 }
 
+// authCache remembers tokens AuthenticateAgent accepted, by SHA-256 of the token, for ttl: ingest
+// authenticates every request, and the query (3 joins on a read connection) was 11 % of the server's CPU at
+// 10,000 agents. Only accepted, unrevoked agents are cached. RevokeAgent in this process forgets the agent at
+// once; a revoke written by another process (the CLI on the same file) is seen when the entry expires.
+type authCache struct {
+	ttl time.Duration // <= 0: disabled
+	mu  sync.Mutex
+	m   map[[sha256.Size]byte]authEntry
+}
+
+type authEntry struct {
+	a       Agent
+	expires time.Time
+}
+
+// authCacheMax bounds the cache; past it the cache is emptied (entries are cheap to recompute).
+const authCacheMax = 100000
+
+func (c *authCache) get(h [sha256.Size]byte, now time.Time) (Agent, bool) {
+	if c.ttl <= 0 {
+		return Agent{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[h]
+	if !ok || !now.Before(e.expires) {
+		return Agent{}, false
+	}
+	return e.a, true
+}
+
+func (c *authCache) put(h [sha256.Size]byte, a Agent, now time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= authCacheMax {
+		c.m = map[[sha256.Size]byte]authEntry{}
+	}
+	c.m[h] = authEntry{a: a, expires: now.Add(c.ttl)}
+}
+
+func (c *authCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, e := range c.m {
+		if e.a.ID == id {
+			delete(c.m, h)
+		}
+	}
+}
+
 // AuthenticateAgent returns the agent a token belongs to: ErrUnauthorized for a malformed or unknown token,
-// ErrRevoked (with the agent) for a revoked one. The token is compared by hash in constant time.
+// ErrRevoked (with the agent) for a revoked one. The token is compared by hash in constant time. An accepted
+// token is cached for AuthCacheTTL (see authCache): the returned Agent's last-seen fields may be that old.
 func (s *Store) AuthenticateAgent(ctx context.Context, token string) (Agent, error) {
 	id, ok := AgentIDFromToken(token)
 	if !ok {
 		return Agent{}, ErrUnauthorized
+	}
+	sum := sha256.Sum256([]byte(token))
+	now := s.clock()
+	if a, ok := s.auth.get(sum, now); ok {
+		return a, nil
 	}
 	a, hash, err := scanAgent(s.rdb.QueryRowContext(ctx, agentSelect+` WHERE a.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -243,5 +304,6 @@ func (s *Store) AuthenticateAgent(ctx context.Context, token string) (Agent, err
 	if a.RevokedAt != nil {
 		return a, ErrRevoked
 	}
+	s.auth.put(sum, a, now)
 	return a, nil
 }

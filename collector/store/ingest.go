@@ -83,7 +83,8 @@ func (st *ingestStmts) close() {
 // Ingest stores a batch from agent a durably and returns the acknowledgement after the commit. Samples whose
 // (agent, seq) are already stored count as duplicates. It updates the host's facts (when changed) and latest
 // sample and the agent's last_seen, last_seq, dropped count and clock skew (b.SentAt - receivedAt). It refuses
-// a revoked agent with ErrRevoked and an unknown one with ErrUnauthorized. The HTTP layer validates the batch;
+// a revoked agent with ErrRevoked and an unknown one with ErrUnauthorized, and returns ErrBusy at once when
+// MaxQueuedBatches batches already wait for the writer. The HTTP layer validates the batch;
 // Ingest only checks that it belongs to a.
 func (s *Store) Ingest(ctx context.Context, a Agent, b *wire.Batch, receivedAt time.Time) (wire.Ack, error) {
 	if b == nil {
@@ -107,9 +108,11 @@ func (s *Store) Ingest(ctx context.Context, a Agent, b *wire.Batch, receivedAt t
 	select {
 	case s.reqs <- req:
 		s.mu.RUnlock()
-	case <-ctx.Done():
+	default:
+		// Backpressure: a full queue means seconds of work ahead; refusing now lets the agent keep the batch
+		// in its spool and retry, rather than piling up requests (and memory) without bound.
 		s.mu.RUnlock()
-		return wire.Ack{}, ctx.Err()
+		return wire.Ack{}, ErrBusy
 	}
 	select {
 	case <-req.done:

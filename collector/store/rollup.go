@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -78,11 +79,27 @@ const (
 )
 
 // rollupChunk bounds the raw rows one pass consumes; rollupKeysPerTx bounds the buckets merged per write
-// transaction (variables for tests).
+// transaction, and rollupTxBudget the time one such transaction spends merging: the single write
+// connection is shared with ingest, whose group commits wait for the whole transaction (variables for tests).
+// Between transactions the pass yields while ingest batches are queued (yieldToIngest).
 var (
 	rollupChunk     = 20000
 	rollupKeysPerTx = 500
+	rollupTxBudget  = 8 * time.Millisecond
+	// matrixDaysPerTx bounds the host-days one matrix refresh transaction recomputes.
+	matrixDaysPerTx = 256
 )
+
+// yieldToIngest waits, a little, while ingest batches are queued, so that a pending group commit takes the
+// write connection before the next rollup transaction does. It gives up after maxYield so a saturated ingest
+// queue cannot starve the rollups for ever.
+func (s *Store) yieldToIngest(ctx context.Context) {
+	const maxYield = 200 * time.Millisecond
+	deadline := time.Now().Add(maxYield)
+	for len(s.reqs) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(500 * time.Microsecond)
+	}
+}
 
 // RollupOnce folds every raw sample not yet rolled up into the 1m, 1h and 1d rollups and returns the number
 // of raw samples consumed (by the pass that consumed the most: the two passes keep separate watermarks).
@@ -120,7 +137,11 @@ type aggKey struct {
 type agg struct {
 	n             int64
 	min, max, sum float64
-	sk            *sketch.Sketch // coarse pass only
+	// coarse buckets keep a quantile sketch; its first few values are held inline and the sketch is only
+	// built when needed (a coarse pass over 10,000 hosts holds ~500,000 buckets of 1–4 values each).
+	coarse bool
+	few    [4]float64
+	sk     *sketch.Sketch
 }
 
 func (a *agg) add(v float64) {
@@ -129,11 +150,27 @@ func (a *agg) add(v float64) {
 	} else {
 		a.min, a.max = min(a.min, v), max(a.max, v)
 	}
+	if a.coarse {
+		if a.sk == nil && a.n < int64(len(a.few)) {
+			a.few[a.n] = v
+		} else {
+			a.sketch().Add(v)
+		}
+	}
 	a.n++
 	a.sum += v
-	if a.sk != nil {
-		a.sk.Add(v)
+}
+
+// sketch returns the bucket's sketch, building it from the inline values. Call it before a.n changes
+// other than through add.
+func (a *agg) sketch() *sketch.Sketch {
+	if a.sk == nil {
+		a.sk = sketch.New()
+		for _, v := range a.few[:min(a.n, int64(len(a.few)))] {
+			a.sk.Add(v)
+		}
 	}
+	return a.sk
 }
 
 // rollupStep consumes up to rollupChunk raw rows past the pass's watermark (or finishes a pending pass) and
@@ -218,7 +255,7 @@ func (s *Store) aggregate(aggs map[aggKey]*agg, pass string, host int64, smp *wi
 		for _, k := range [2]aggKey{{host, name, ResHour, hour}, {host, name, ResDay, day}} {
 			a := aggs[k]
 			if a == nil {
-				a = &agg{sk: sketch.New()}
+				a = &agg{coarse: true}
 				aggs[k] = a
 			}
 			a.add(v)
@@ -229,8 +266,32 @@ func (s *Store) aggregate(aggs map[aggKey]*agg, pass string, host int64, smp *wi
 // mergeRollups runs steps 1–3 of a pass (see the comment on passFine) for the buckets in aggs, moving the watermark from wm
 // to target. resumed says step 1 already happened before a crash.
 func (s *Store) mergeRollups(ctx context.Context, pass string, aggs map[aggKey]*agg, wm, target int64, resumed bool) error {
-	// Step 1: record the pending target and the metric ids.
+	// Step 0: create missing metric ids and register missing series, in short transactions of their own
+	// (at start-up a pass meets every host's series for the first time: 10,000 hosts × 25 metrics). Both
+	// are idempotent inserts, harmless if the pass then fails.
 	var ids map[string]int64
+	if err := s.rollupTx(ctx, pass, func(tx *sql.Tx) error {
+		var err error
+		ids, err = s.metricIDs(ctx, tx, aggs)
+		return err
+	}); err != nil {
+		return err
+	}
+	missing := s.missingSeries(aggs, ids)
+	for len(missing) > 0 {
+		s.yieldToIngest(ctx)
+		batch := missing[:min(len(missing), seriesPerTx)]
+		missing = missing[len(batch):]
+		if err := s.rollupTx(ctx, pass, func(tx *sql.Tx) error {
+			return s.insertSeries(ctx, tx, batch)
+		}); err != nil {
+			return err
+		}
+	}
+	s.commitSeriesCache(aggs, ids)
+
+	// Step 1: record the pending target.
+	s.yieldToIngest(ctx)
 	err := s.rollupTx(ctx, pass, func(tx *sql.Tx) error {
 		if !resumed {
 			res, err := tx.ExecContext(ctx, `UPDATE rollup_state SET pending = ? WHERE pass = ? AND watermark = ? AND pending IS NULL`,
@@ -242,40 +303,75 @@ func (s *Store) mergeRollups(ctx context.Context, pass string, aggs map[aggKey]*
 				return fmt.Errorf("rollup state moved concurrently")
 			}
 		}
-		var err error
-		ids, err = s.metricIDs(ctx, tx, aggs)
-		if err != nil {
-			return err
-		}
-		return s.registerSeries(ctx, tx, aggs, ids)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.commitSeriesCache(aggs, ids)
 
 	// Step 2: merge the buckets in short transactions.
 	keys := make([]aggKey, 0, len(aggs))
 	for k := range aggs {
 		keys = append(keys, k)
 	}
+	// Sorted keys make neighbouring upserts touch neighbouring index pages.
+	slices.SortFunc(keys, func(a, b aggKey) int {
+		return cmp.Or(cmp.Compare(a.host, b.host), strings.Compare(a.metric, b.metric), strings.Compare(string(a.res), string(b.res)),
+			cmp.Compare(a.ts, b.ts))
+	})
+	touched := matrixTouched(keys) // matrix.go
 	for len(keys) > 0 {
-		batch := keys[:min(len(keys), rollupKeysPerTx)]
-		keys = keys[len(batch):]
+		s.yieldToIngest(ctx)
+		done := 0
 		err := s.rollupTx(ctx, pass, func(tx *sql.Tx) error {
 			m := newMerger(tx, target)
 			defer m.close()
-			for _, k := range batch {
+			start := time.Now()
+			for _, k := range keys[:min(len(keys), rollupKeysPerTx)] {
 				if err := m.merge(ctx, k.res, k.host, ids[k.metric], k.ts, aggs[k]); err != nil {
 					return fmt.Errorf("merge %s of host %d at %s %d: %w", k.metric, k.host, k.res, k.ts, err)
 				}
+				if done++; time.Since(start) >= rollupTxBudget {
+					break
+				}
 			}
-			return s.refreshMatrix(ctx, tx, matrixTouched(batch)) // matrix.go
+			return nil
 		})
 		if err != nil {
 			return err
 		}
+		for _, k := range keys[:done] {
+			delete(aggs, k) // merged: free its sketch now
+		}
+		keys = keys[done:]
 	}
+
+	// Step 2b: refresh the yearly matrix of the touched system-days, once per pass rather than per
+	// transaction. It recomputes from rollup_1d, so it is idempotent: a crash before step 3 redoes it.
+	bySystem, err := s.groupBySystem(ctx, touched)
+	if err != nil {
+		return fmt.Errorf("rollup %s: %w", pass, err)
+	}
+	for len(bySystem) > 0 {
+		s.yieldToIngest(ctx)
+		// Cut after matrixDaysPerTx host-days, but only between systems: each system-year is refreshed by
+		// exactly one transaction of the pass.
+		n := min(len(bySystem), matrixDaysPerTx)
+		for n < len(bySystem) && bySystem[n].system == bySystem[n-1].system {
+			n++
+		}
+		batch := make([]hostDay, n)
+		for i, sd := range bySystem[:n] {
+			batch[i] = sd.hostDay
+		}
+		bySystem = bySystem[n:]
+		if err := s.rollupTx(ctx, pass, func(tx *sql.Tx) error {
+			return s.refreshMatrix(ctx, tx, batch)
+		}); err != nil {
+			return err
+		}
+	}
+	s.yieldToIngest(ctx)
 
 	// Step 3: the pass is complete.
 	return s.rollupTx(ctx, pass, func(tx *sql.Tx) error {
@@ -289,6 +385,44 @@ func (s *Store) mergeRollups(ctx context.Context, pass string, aggs map[aggKey]*
 		}
 		return nil
 	})
+}
+
+// systemHostDay is a touched host-day with the host's system (0 when unknown).
+type systemHostDay struct {
+	hostDay
+	system int64
+}
+
+// groupBySystem returns the distinct touched host-days ordered by system, then host and day.
+func (s *Store) groupBySystem(ctx context.Context, touched []hostDay) ([]systemHostDay, error) {
+	if len(touched) == 0 {
+		return nil, nil
+	}
+	systemOf := map[int64]int64{}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT h.id, a.system_id FROM hosts h JOIN agents a ON a.id = h.agent_id`)
+	if err != nil {
+		return nil, fmt.Errorf("matrix: systems of hosts: %w", err)
+	}
+	for rows.Next() {
+		var h, sys int64
+		if err := rows.Scan(&h, &sys); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("matrix: systems of hosts: %w", err)
+		}
+		systemOf[h] = sys
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("matrix: systems of hosts: %w", err)
+	}
+	out := make([]systemHostDay, 0, len(touched))
+	for _, hd := range touched {
+		out = append(out, systemHostDay{hd, systemOf[hd.host]})
+	}
+	slices.SortFunc(out, func(a, b systemHostDay) int {
+		return cmp.Or(cmp.Compare(a.system, b.system), cmp.Compare(a.host, b.host), cmp.Compare(a.day, b.day))
+	})
+	return slices.Compact(out), nil
 }
 
 // rollupTx runs fn in a write transaction and commits it.
@@ -339,6 +473,14 @@ func (s *Store) metricIDs(ctx context.Context, tx *sql.Tx, aggs map[aggKey]*agg)
 }
 
 func (s *Store) registerSeries(ctx context.Context, tx *sql.Tx, aggs map[aggKey]*agg, ids map[string]int64) error {
+	return s.insertSeries(ctx, tx, s.missingSeries(aggs, ids))
+}
+
+// seriesPerTx bounds the series one registration transaction inserts (a variable for tests).
+var seriesPerTx = 2000
+
+// missingSeries returns the (host, metric id) pairs of aggs not in the series cache.
+func (s *Store) missingSeries(aggs map[aggKey]*agg, ids map[string]int64) [][2]int64 {
 	s.cacheMu.Lock()
 	var missing [][2]int64
 	seen := map[[2]int64]bool{}
@@ -350,6 +492,10 @@ func (s *Store) registerSeries(ctx context.Context, tx *sql.Tx, aggs map[aggKey]
 		}
 	}
 	s.cacheMu.Unlock()
+	return missing
+}
+
+func (s *Store) insertSeries(ctx context.Context, tx *sql.Tx, missing [][2]int64) error {
 	for _, p := range missing {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO series (host_id, metric_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 			p[0], p[1]); err != nil {
@@ -405,7 +551,7 @@ func (m *merger) merge(ctx context.Context, res Resolution, host, metric, ts int
 	if err != nil {
 		return err
 	}
-	if a.sk == nil {
+	if !a.coarse {
 		// Minute buckets: min/max/sum/count merge in SQL, unless this pass already merged into the row.
 		st, err := m.stmt(ctx, `INSERT INTO `+table+` (host_id, metric_id, ts, n, min, max, sum, wm) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (host_id, metric_id, ts) DO UPDATE SET n = n + excluded.n, min = min(min, excluded.min),
@@ -416,6 +562,7 @@ func (m *merger) merge(ctx context.Context, res Resolution, host, metric, ts int
 		_, err = st.ExecContext(ctx, host, metric, ts, a.n, a.min, a.max, a.sum, m.target)
 		return err
 	}
+	sk := a.sketch() // before a.n takes the stored count
 	sel, err := m.stmt(ctx, `SELECT n, min, max, sum, p95, sketch, wm FROM `+table+` WHERE host_id = ? AND metric_id = ? AND ts = ?`)
 	if err != nil {
 		return err
@@ -436,22 +583,22 @@ func (m *merger) merge(ctx context.Context, res Resolution, host, metric, ts int
 		a.n += n
 		a.sum += sum
 	}
-	q, _ := a.sk.Quantile(0.95)
+	q, _ := sk.Quantile(0.95)
 	if n > 0 {
 		if len(blob) > 0 {
 			old, derr := sketch.Decode(blob)
 			if derr != nil {
 				return fmt.Errorf("stored sketch: %w", derr)
 			}
-			a.sk.Merge(old)
-			q, _ = a.sk.Quantile(0.95)
+			sk.Merge(old)
+			q, _ = sk.Quantile(0.95)
 		} else if p95.Valid {
 			// A bulk-loaded row (InsertRollups) has a p95 but no sketch: the merged p95 cannot be exact, keep
 			// the larger of the two as a conservative estimate and keep the sketch of the new values only.
 			q = max(q, p95.Float64)
 		}
 	}
-	m.enc = a.sk.AppendBinary(m.enc[:0])
+	m.enc = sk.AppendBinary(m.enc[:0])
 	up, err := m.stmt(ctx, `INSERT INTO `+table+` (host_id, metric_id, ts, n, min, max, sum, p95, sketch, wm)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, metric_id, ts) DO UPDATE SET n = excluded.n,
 		min = excluded.min, max = excluded.max, sum = excluded.sum, p95 = excluded.p95, sketch = excluded.sketch,

@@ -176,8 +176,9 @@ func TestRollupsMatchBruteForce(t *testing.T) {
 }
 
 func TestRollupCrashNoDoubleCount(t *testing.T) {
-	defer func(n int) { rollupKeysPerTx = n }(rollupKeysPerTx)
-	rollupKeysPerTx = 40 // many merge transactions per pass
+	defer func(n int, d time.Duration) { rollupKeysPerTx, rollupTxBudget = n, d }(rollupKeysPerTx, rollupTxBudget)
+	rollupKeysPerTx = 40       // many merge transactions per pass
+	rollupTxBudget = time.Hour // cut by key count only, so the partial pass has a known size
 	for _, pass := range []string{passFine, passCoarse} {
 		t.Run(pass, func(t *testing.T) {
 			ctx := context.Background()
@@ -195,7 +196,11 @@ func TestRollupCrashNoDoubleCount(t *testing.T) {
 				if p != pass {
 					return nil
 				}
-				if commits++; commits == 3 { // step 1 and one merge transaction went through
+				// Count the transactions that commit after step 1's pending record is visible.
+				if countRows(t, s, `SELECT COUNT(*) FROM rollup_state WHERE pass = ? AND pending > 0`, p) == 0 {
+					return nil
+				}
+				if commits++; commits == 2 { // step 1 and one merge transaction went through
 					return boom
 				}
 				return nil

@@ -30,6 +30,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrClosed reports a call on a closed store.
 	ErrClosed = errors.New("store closed")
+	// ErrBusy reports an Ingest refused because the ingest queue is full; the caller should retry later
+	// (the HTTP layer answers 503 with Retry-After, and agents keep the batch in their spool).
+	ErrBusy = errors.New("store busy: ingest queue full")
 )
 
 // Defaults for Options and Retention.
@@ -38,6 +41,8 @@ const (
 	DefaultCoarseRollupInterval = time.Minute
 	DefaultRetentionInterval    = time.Hour
 	DefaultMaxBatchesPerCommit  = 256
+	DefaultMaxQueuedBatches     = 4 * DefaultMaxBatchesPerCommit
+	DefaultAuthCacheTTL         = 30 * time.Second
 	DefaultRawRetention         = 7 * 24 * time.Hour
 	DefaultMinuteRetention      = 30 * 24 * time.Hour
 	DefaultHourRetention        = 730 * 24 * time.Hour
@@ -62,6 +67,13 @@ type Options struct {
 	RetentionInterval time.Duration
 	// MaxBatchesPerCommit bounds how many queued Ingest batches share one transaction (default 256).
 	MaxBatchesPerCommit int
+	// MaxQueuedBatches bounds how many Ingest batches wait for the writer (default 4 × MaxBatchesPerCommit);
+	// beyond it Ingest returns ErrBusy at once instead of queueing without bound.
+	MaxQueuedBatches int
+	// AuthCacheTTL is how long AuthenticateAgent trusts a token it has already checked (default 30 s; negative
+	// disables the cache). RevokeAgent in this process invalidates at once; a revoke by another process (the
+	// CLI on the same file) takes effect within the TTL.
+	AuthCacheTTL time.Duration
 }
 
 // Retention says how long each resolution is kept. A zero Raw, Minute or Hour means the default (7 days,
@@ -91,7 +103,10 @@ type Store struct {
 	coarseEvery    time.Duration
 	retentionEvery time.Duration
 	maxBatches     int
+	maxQueued      int
 	path           string
+
+	auth authCache // agents.go
 
 	wdb *sql.DB // the single write connection
 	rdb *sql.DB // read-only connections
@@ -124,6 +139,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		coarseEvery:    opts.CoarseRollupInterval,
 		retentionEvery: opts.RetentionInterval,
 		maxBatches:     opts.MaxBatchesPerCommit,
+		maxQueued:      opts.MaxQueuedBatches,
 		path:           path,
 		metricID:       map[string]int64{},
 		series:         map[[2]int64]bool{},
@@ -153,6 +169,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if s.maxBatches <= 0 {
 		s.maxBatches = DefaultMaxBatchesPerCommit
+	}
+	if s.maxQueued <= 0 {
+		s.maxQueued = 4 * s.maxBatches
+	}
+	s.auth.ttl = opts.AuthCacheTTL
+	if s.auth.ttl == 0 {
+		s.auth.ttl = DefaultAuthCacheTTL
 	}
 
 	base := "file:" + path + "?_busy_timeout=10000"
@@ -186,7 +209,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		rdb.Close()
 		return nil, err
 	}
-	s.reqs = make(chan *ingestReq, s.maxBatches*4)
+	s.reqs = make(chan *ingestReq, s.maxQueued)
 	s.writerDone = make(chan struct{})
 	go s.writer()
 	return s, nil

@@ -424,7 +424,7 @@ func (c *Console) handleReport(w http.ResponseWriter, r *http.Request, pc PageCo
 	if !pc.Scope.All && (deptID == 0 || deptID != pc.Scope.DepartmentID) {
 		return &HTTPError{Code: http.StatusNotFound, Err: ErrNotFound}
 	}
-	req := report.Request{Month: month, Lang: narrLang(pc.Lang)}
+	req := report.Request{Month: month, Lang: narrLang(pc.Lang), Demo: c.data.IsDemo(r.Context())}
 	if q.Get("lang") != "" {
 		req.Lang = narrLang(q.Get("lang"))
 	}
