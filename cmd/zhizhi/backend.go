@@ -29,6 +29,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", server.ErrRevoked, err)
 	case errors.Is(err, store.ErrUnauthorized):
 		return fmt.Errorf("%w: %w", server.ErrUnauthorized, err)
+	case errors.Is(err, store.ErrBusy):
+		return fmt.Errorf("%w: %w", server.ErrBusy, err)
 	}
 	return err
 }
