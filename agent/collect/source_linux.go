@@ -139,7 +139,7 @@ func (s *psSource) Sessions(ctx context.Context) (int, error) {
 
 // TCPConns lists ESTABLISHED and LISTEN TCP sockets. gopsutil's net.Connections (every variant) walks
 // /proc/PID/fd of every process to find socket owners, which the collector does not need. The kernel's
-// sock_diag netlink dump is used (about 0.4 ms per address family here); reading /proc/net/tcp{,6} costs
+// sock_diag netlink dump is used (one dump for both families, about 0.23 ms here); reading /proc/net/tcp{,6} costs
 // about 2 ms per file here, since the kernel rescans its socket hash table on every read, so it is the
 // fallback, and the path taken when HOST_PROC points elsewhere (fixture trees, a mounted host /proc).
 func (s *psSource) TCPConns(ctx context.Context) ([]TCPConn, error) {
@@ -149,11 +149,14 @@ func (s *psSource) TCPConns(ctx context.Context) ([]TCPConn, error) {
 		if s.nlBuf == nil {
 			s.nlBuf = make([]byte, 64*1024)
 		}
-		out, err := tcpConnsNetlink(nil, unix.AF_INET, s.nlBuf)
-		if err == nil {
-			out, err = tcpConnsNetlink(out, unix.AF_INET6, s.nlBuf)
-			if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT) { // IPv6 disabled
-				err = nil
+		out, err := tcpConnsNetlinkAll(nil, s.nlBuf)
+		if err != nil { // a kernel that refuses the TCPDIAG_GETSOCK request: one dump per family
+			out, err = tcpConnsNetlink(nil, unix.AF_INET, s.nlBuf)
+			if err == nil {
+				out, err = tcpConnsNetlink(out, unix.AF_INET6, s.nlBuf)
+				if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT) { // IPv6 disabled
+					err = nil
+				}
 			}
 		}
 		s.mu.Unlock()

@@ -70,6 +70,10 @@ func TestNetlinkMatchesProc(t *testing.T) {
 	if nl, err = tcpConnsNetlink(nl, unix.AF_INET6, buf); err != nil {
 		t.Fatal(err)
 	}
+	all, err := tcpConnsNetlinkAll(nil, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	proc, err := tcpConnsProc(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -84,12 +88,12 @@ func TestNetlinkMatchesProc(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	a, b := listening(nl), listening(proc)
-	if !slices.Contains(a, ln.Addr().String()) || !slices.Equal(a, b) {
-		t.Fatalf("listening sockets: netlink %q, /proc %q, want both to hold %s", a, b, ln.Addr())
+	a, b, c := listening(nl), listening(proc), listening(all)
+	if !slices.Contains(a, ln.Addr().String()) || !slices.Equal(a, b) || !slices.Equal(a, c) {
+		t.Fatalf("listening sockets: netlink %q, /proc %q, netlink one walk %q, want all to hold %s", a, b, c, ln.Addr())
 	}
 	// Both see the connection from both ends.
-	for name, cs := range map[string][]TCPConn{"netlink": nl, "proc": proc} {
+	for name, cs := range map[string][]TCPConn{"netlink": nl, "netlink one walk": all, "proc": proc} {
 		in := TCPConn{TCPEstablished, netip.MustParseAddrPort(sv.LocalAddr().String()),
 			netip.MustParseAddrPort(sv.RemoteAddr().String())}
 		out := TCPConn{TCPEstablished, in.Remote, in.Local}
@@ -110,6 +114,14 @@ func BenchmarkTCPConns(b *testing.B) {
 				_, err = tcpConnsNetlink(cs, unix.AF_INET6, buf)
 			}
 			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("netlink-one-walk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := tcpConnsNetlinkAll(nil, buf); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -162,5 +174,28 @@ func TestInetDiagRequestBytes(t *testing.T) {
 				t.Fatalf("inet_diag_sockid byte %d = %d, want no socket filter", i, b)
 			}
 		}
+	}
+}
+
+// The one-walk request is struct inet_diag_req (60 bytes) with type TCPDIAG_GETSOCK (18), family AF_UNSPEC at
+// offset 16 and the states bitmask 1<<1 | 1<<10 at offset 68.
+func TestInetDiagCompatRequestBytes(t *testing.T) {
+	req := inetDiagCompatRequest()
+	raw := (*[unsafe.Sizeof(req)]byte)(unsafe.Pointer(&req))[:]
+	le := binary.NativeEndian
+	if len(raw) != 16+60 || le.Uint32(raw[0:]) != 76 {
+		t.Fatalf("request is %d bytes, nlmsg_len %d, want 76 (nlmsghdr 16 + inet_diag_req 60)", len(raw), le.Uint32(raw[0:]))
+	}
+	if got := le.Uint16(raw[4:]); got != 18 {
+		t.Errorf("nlmsg_type %d, want 18 (TCPDIAG_GETSOCK)", got)
+	}
+	if got := le.Uint16(raw[6:]); got != unix.NLM_F_REQUEST|unix.NLM_F_DUMP {
+		t.Errorf("nlmsg_flags %#x, want NLM_F_REQUEST|NLM_F_DUMP", got)
+	}
+	if raw[16] != unix.AF_UNSPEC {
+		t.Errorf("idiag_family %d, want AF_UNSPEC", raw[16])
+	}
+	if got := le.Uint32(raw[68:]); got != 1<<1|1<<10 {
+		t.Errorf("idiag_states %#x, want %#x", got, 1<<1|1<<10)
 	}
 }
