@@ -62,6 +62,9 @@ type Deps struct {
 	Now       func() time.Time
 	// Jitter returns a fraction in [0, 1) of the interval to wait before the first cycle (nil = random).
 	Jitter func() float64
+	// AfterFirstCycle runs once, after the first collection cycle (nil = nothing). The stand-alone agent
+	// releases the executable pages that only start-up touched there (DropExecutablePages).
+	AfterFirstCycle func()
 }
 
 // Agent collects samples into the spool and delivers them.
@@ -75,6 +78,8 @@ type Agent struct {
 	now     func() time.Time
 	jitter  func() float64
 	agentID string
+	// afterFirst is Deps.AfterFirstCycle.
+	afterFirst func()
 
 	facts   atomic.Pointer[wire.HostFacts]
 	factsAt time.Time
@@ -113,7 +118,8 @@ func newAgent(cfg config.Config, deps Deps) (*Agent, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, log: logger.With("component", "agent"), now: deps.Now, jitter: deps.Jitter, agentID: id}
+	a := &Agent{cfg: cfg, log: logger.With("component", "agent"), now: deps.Now, jitter: deps.Jitter, agentID: id,
+		afterFirst: deps.AfterFirstCycle}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -322,6 +328,10 @@ func (a *Agent) loop(ctx context.Context) {
 		a.cycle(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if a.afterFirst != nil {
+			a.afterFirst()
+			a.afterFirst = nil
 		}
 		var skipped int
 		next, skipped = nextTick(next, a.now(), iv)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Open opens (creating it if needed) the spool in dir. It scans every segment: a torn or corrupt tail is cut
@@ -33,6 +34,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		rbuf:   bufio.NewReaderSize(nil, 64<<10),
 		notify: make(chan struct{}, 1),
 		kick:   make(chan struct{}, 1),
+		now:    time.Now,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -65,6 +67,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = DefaultSyncInterval
+	}
+	if o.AckInterval <= 0 {
+		o.AckInterval = DefaultAckInterval
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -159,6 +164,7 @@ func (s *Spool) load() error {
 		}
 	}
 	s.st, s.saved = st, st
+	s.savedAt = s.now()
 	// Delete empty and fully acknowledged segments; the state saying so is already durable.
 	removed := false
 	for i := 0; i < len(s.segs); {

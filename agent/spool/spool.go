@@ -4,6 +4,11 @@
 // (00000000000000000001.seg, ...); each record carries a header with a magic number, the payload length, the
 // sequence number and a CRC32C of header and payload. A small state file, replaced atomically, holds the
 // acknowledged position, the cumulative drop count and the highest durable sequence number.
+//
+// Durability policy: Append fsyncs the segment before it returns, so a record is durable at once and the
+// writer needs no timer. Acknowledgements stay in memory and are written to the state file lazily, at the
+// first Append at least AckInterval after the previous state write, or at Sync/Close; a crash in between only
+// re-delivers records the server already has. A spool that is neither appended to nor acknowledged does nothing.
 package spool
 
 import (
@@ -23,6 +28,7 @@ const (
 	DefaultMaxBytes     = 64 << 20
 	DefaultSegmentBytes = 4 << 20
 	DefaultSyncInterval = time.Second
+	DefaultAckInterval  = time.Minute
 	// DefaultPeekBytes bounds Peek when it is called with maxBytes <= 0.
 	DefaultPeekBytes = 1 << 20
 	// MinSegmentBytes is the smallest accepted Options.SegmentBytes.
@@ -40,10 +46,16 @@ var (
 
 // Options configure a Spool; zero values take the defaults.
 type Options struct {
-	MaxBytes     int64         // cap on the total size of all segments; default 64 MiB
-	SegmentBytes int64         // size at which a new segment is started; default min(4 MiB, MaxBytes/8)
-	SyncInterval time.Duration // how often written data and acknowledgements are fsynced; default 1s
-	Logger       *slog.Logger  // default: discard
+	MaxBytes     int64 // cap on the total size of all segments; default 64 MiB
+	SegmentBytes int64 // size at which a new segment is started; default min(4 MiB, MaxBytes/8)
+	// SyncInterval is how long the background syncer waits before retrying a failed fsync and before persisting
+	// state changes that do not come from Append or Ack (a corrupt record cut, a repaired spool); default 1s.
+	SyncInterval time.Duration
+	// AckInterval is the least time between two state-file writes made only to persist acknowledgements: an
+	// acknowledgement is written by the first Append at least AckInterval after the previous state write (or by
+	// Sync/Close). Default 1 minute; a crash loses at most that much acknowledgement progress (re-delivery only).
+	AckInterval time.Duration
+	Logger      *slog.Logger // default: discard
 }
 
 // Record is one spooled payload with its sequence number.
@@ -100,9 +112,11 @@ type Spool struct {
 	active    *segment   // the segment appended to, always the last of segs; nil until the next Append creates one
 	total     int64
 	lastSeq   uint64
-	st        state // current; st.lastSeq tracks the durable sequence number
-	saved     state // as last written to disk
-	dataDirty bool  // active has writes not yet fsynced
+	st        state            // current; st.lastSeq tracks the durable sequence number
+	saved     state            // as last written to disk
+	dataDirty bool             // active has writes not yet fsynced
+	savedAt   time.Time        // when the state file was last written
+	now       func() time.Time // the clock for AckInterval; time.Now
 	cur       cursor
 	peeked    []peekPos
 	rbuf      *bufio.Reader
@@ -111,7 +125,7 @@ type Spool struct {
 	lock      *os.File
 
 	notify    chan struct{}
-	kick      chan struct{} // arms the background sync after a change that is not yet durable
+	kick      chan struct{} // arms the background sync after a failure or a change that Append will not persist
 	flushes   atomic.Uint64 // background syncs run (for tests)
 	stop      chan struct{}
 	done      chan struct{}
@@ -119,9 +133,11 @@ type Spool struct {
 	closeErr  error
 }
 
-// Append writes one record. seq must be above LastSeq. The record reaches the operating system before Append
-// returns and the disk within SyncInterval. When the spool would exceed MaxBytes, the oldest segments are
-// deleted first, acknowledged or not, and their pending records counted as dropped.
+// Append writes one record and fsyncs it: the record is durable when Append returns nil. seq must be above
+// LastSeq. Acknowledgements older than AckInterval are persisted in the same call. When the spool would exceed
+// MaxBytes, the oldest segments are deleted first, acknowledged or not, and their pending records counted as
+// dropped. If only the fsync fails, the record is kept (it is in the operating system), the background syncer
+// retries within SyncInterval and Append returns nil after logging the failure.
 func (s *Spool) Append(seq uint64, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -174,7 +190,17 @@ func (s *Spool) Append(seq uint64, data []byte) error {
 	s.total += need
 	s.lastSeq = seq
 	s.dataDirty = true
-	s.armLocked()
+	// One fsync now, in the caller's wake-up, instead of a timer firing later: the agent's cycle then costs a
+	// single burst of activity. The ack state is rewritten only when it is AckInterval old.
+	if s.st != s.saved && s.now().Sub(s.savedAt) >= s.opts.AckInterval {
+		err = s.flushLocked()
+	} else {
+		err = s.syncDataLocked()
+	}
+	if err != nil {
+		s.log.Error("sync after append failed, retrying in the background", "seq", seq, "err", err)
+		s.armLocked()
+	}
 	select {
 	case s.notify <- struct{}{}:
 	default:
@@ -182,8 +208,20 @@ func (s *Spool) Append(seq uint64, data []byte) error {
 	return nil
 }
 
-// armLocked asks the background syncer to flush within SyncInterval. It never blocks; an idle spool (nothing
-// appended, acknowledged or cut since the last flush) arms nothing, so it costs no timer or fsync work.
+// syncDataLocked fsyncs the active segment when it has writes not yet on disk.
+func (s *Spool) syncDataLocked() error {
+	if s.dataDirty && s.active != nil && s.active.f != nil {
+		if err := s.active.f.Sync(); err != nil {
+			return fmt.Errorf("spool: sync %s: %w", s.active.path, err)
+		}
+	}
+	s.dataDirty = false
+	return nil
+}
+
+// armLocked asks the background syncer to flush within SyncInterval. It never blocks. Only failures and rare
+// repairs arm it: appends sync themselves and acknowledgements wait for an append, so neither an idle spool nor
+// one in the steady append/ack rhythm runs a timer.
 func (s *Spool) armLocked() {
 	select {
 	case s.kick <- struct{}{}:
@@ -289,9 +327,9 @@ func checkRecord(h header, hb, data []byte, prevSeq uint64) error {
 }
 
 // Ack marks every record with a sequence number up to and including seq as delivered. Acknowledging an
-// already acknowledged seq is a no-op; seq above LastSeq is an error. The acknowledgement is made durable
-// within SyncInterval (or by Sync/Close): a crash before that only causes re-delivery. Segments whose
-// records are all acknowledged are deleted once the acknowledgement is durable.
+// already acknowledged seq is a no-op; seq above LastSeq is an error. The acknowledgement is kept in memory and
+// made durable lazily (see AckInterval, Sync, Close): a crash before that only causes re-delivery. Segments
+// whose records are all acknowledged are deleted once the acknowledgement is durable.
 func (s *Spool) Ack(seq uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -305,7 +343,6 @@ func (s *Spool) Ack(seq uint64) error {
 		return nil
 	}
 	s.st.acked = seq
-	s.armLocked()
 	for i := len(s.peeked) - 1; i >= 0; i-- {
 		p := s.peeked[i]
 		if p.seq > seq {
@@ -397,8 +434,8 @@ func (s *Spool) Close() error {
 	return s.closeErr
 }
 
-// syncLoop flushes SyncInterval after the first change that is not yet durable (see armLocked), until Close.
-// While nothing changes it waits on a channel: no ticker runs.
+// syncLoop flushes SyncInterval after it is armed (see armLocked), until Close. Otherwise it waits on a
+// channel: no ticker runs.
 func (s *Spool) syncLoop() {
 	defer close(s.done)
 	t := time.NewTimer(s.opts.SyncInterval)
@@ -431,18 +468,14 @@ func (s *Spool) syncLoop() {
 // flushLocked fsyncs the active segment, writes the state when it changed and deletes the segments whose
 // records are all at or below the durable floor (never the active segment).
 func (s *Spool) flushLocked() error {
-	if s.dataDirty && s.active != nil && s.active.f != nil {
-		if err := s.active.f.Sync(); err != nil {
-			return fmt.Errorf("spool: sync %s: %w", s.active.path, err)
-		}
+	if err := s.syncDataLocked(); err != nil {
+		return err
 	}
-	s.dataDirty = false
 	s.st.lastSeq = s.lastSeq
 	if s.st != s.saved {
-		if err := writeState(s.dir, s.st); err != nil {
+		if err := s.writeStateLocked(); err != nil {
 			return err
 		}
-		s.saved = s.st
 	}
 	floor := s.saved.floor()
 	removed := false
@@ -461,6 +494,16 @@ func (s *Spool) flushLocked() error {
 			return fmt.Errorf("spool: %w", err)
 		}
 	}
+	return nil
+}
+
+// writeStateLocked writes s.st to the state file and records it as saved.
+func (s *Spool) writeStateLocked() error {
+	if err := writeState(s.dir, s.st); err != nil {
+		return err
+	}
+	s.saved = s.st
+	s.savedAt = s.now()
 	return nil
 }
 
@@ -510,11 +553,10 @@ func (s *Spool) dropOldestLocked() error {
 	if lost > 0 {
 		s.st.dropped += uint64(lost)
 		s.st.dropThrough = max(s.st.dropThrough, seg.last)
-		if err := writeState(s.dir, s.st); err != nil {
+		if err := s.writeStateLocked(); err != nil {
 			s.st = s.saved
 			return err
 		}
-		s.saved = s.st
 		s.log.Warn("spool over its cap, dropped the oldest unacknowledged records",
 			"file", seg.path, "records", lost, "first_seq", seg.first, "last_seq", seg.last,
 			"dropped_total", s.st.dropped)

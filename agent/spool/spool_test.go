@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -232,25 +233,28 @@ func TestRestart(t *testing.T) {
 	checkRecords(t, peekAll(t, s), seqRange(126, 130))
 }
 
-// An acknowledgement becomes durable at Sync (or after SyncInterval) without Close: a process that dies
-// afterwards does not re-deliver; one that dies before re-delivers but loses nothing.
+// An acknowledgement becomes durable at Sync, or with the first Append at least AckInterval after the last
+// state write, without Close: a process that dies afterwards does not re-deliver; one that dies before
+// re-delivers but loses nothing.
 func TestAckDurability(t *testing.T) {
 	cases := []struct {
-		name     string
-		sync     bool
-		interval time.Duration
-		want     []uint64
+		name    string
+		sync    bool
+		advance time.Duration // clock step before the append of record 21; < 0: no append
+		want    []uint64
 	}{
-		{"no sync: re-delivery", false, time.Hour, seqRange(1, 20)},
-		{"explicit sync", true, time.Hour, seqRange(11, 20)},
-		{"background sync", false, 10 * time.Millisecond, seqRange(11, 20)},
+		{"no sync: re-delivery", false, -1, seqRange(1, 20)},
+		{"explicit sync", true, -1, seqRange(11, 20)},
+		{"append within AckInterval: re-delivery", false, 0, seqRange(1, 21)},
+		{"append after AckInterval", false, time.Minute, seqRange(11, 21)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			opts := small()
-			opts.SyncInterval = tc.interval
+			opts.AckInterval = time.Minute
 			s, _ := openT(t, dir, opts)
+			clock := setClock(s)
 			appendRange(t, s, 1, 20)
 			if err := s.Sync(); err != nil {
 				t.Fatal(err)
@@ -263,14 +267,42 @@ func TestAckDurability(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if tc.interval < time.Second {
-				waitFor(t, func() bool { st, _ := readState(dir); return st.acked == 10 })
+			if tc.advance >= 0 {
+				clock.add(tc.advance)
+				appendRange(t, s, 21, 21)
 			}
 			// Read the directory as a restarted process would while s is abandoned (not closed).
 			s2, _ := openT(t, copyDir(t, dir), small())
 			checkRecords(t, peekAll(t, s2), tc.want)
 		})
 	}
+}
+
+// fakeClock is a settable clock for AckInterval.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// setClock gives s a fake clock that starts at the time of its last state write.
+func setClock(s *Spool) *fakeClock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &fakeClock{t: s.savedAt}
+	s.now = c.now
+	return c
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -479,30 +511,52 @@ func TestDirectoryLock(t *testing.T) {
 	checkRecords(t, peekAll(t, s2), seqRange(1, 2))
 }
 
-// The background sync runs only after a change: an idle spool arms no timer and does no fsync, an append is
-// flushed within SyncInterval (once, however many appends came in that interval), and the spool is idle again.
-func TestSyncOnlyAfterChanges(t *testing.T) {
+// No background work in the steady state: an idle spool arms no timer and does no fsync; an appended record
+// is durable when Append returns, without Sync, Close or a background sync; an acknowledgement arms nothing
+// and is persisted by the first Append at least AckInterval later.
+func TestNoBackgroundWorkInSteadyState(t *testing.T) {
 	dir := t.TempDir()
 	opts := small()
 	opts.SyncInterval = 20 * time.Millisecond
+	opts.AckInterval = time.Minute
 	s, _ := openT(t, dir, opts)
-	idle := func(want uint64) {
+	clock := setClock(s)
+	idle := func() {
 		t.Helper()
 		time.Sleep(10 * opts.SyncInterval)
-		if n := s.flushes.Load(); n != want {
-			t.Fatalf("background syncs %d after an idle spell, want %d", n, want)
+		if n := s.flushes.Load(); n != 0 {
+			t.Fatalf("background syncs %d after an idle spell, want 0", n)
 		}
 	}
-	idle(0)
+	durable := func(want []uint64) {
+		t.Helper()
+		s.mu.Lock()
+		dirty := s.dataDirty
+		s.mu.Unlock()
+		if dirty {
+			t.Fatal("appended data not fsynced when Append returned")
+		}
+		// The directory as a restarted process would see it while s is abandoned (not closed).
+		s2, _ := openT(t, copyDir(t, dir), small())
+		checkRecords(t, peekAll(t, s2), want)
+	}
+	idle()
+	if _, err := os.Stat(filepath.Join(dir, stateName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("idle new spool wrote a state file: %v", err)
+	}
 	appendRange(t, s, 1, 5)
-	waitFor(t, func() bool { st, _ := readState(dir); return st.lastSeq == 5 })
-	idle(1)
+	durable(seqRange(1, 5))
+	idle()
 	if err := s.Ack(3); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { st, _ := readState(dir); return st.acked == 3 })
-	idle(2)
-	// The data reached the disk without Sync or Close: a process reading the abandoned directory sees it.
-	s2, _ := openT(t, copyDir(t, dir), small())
-	checkRecords(t, peekAll(t, s2), seqRange(4, 5))
+	idle()
+	durable(seqRange(1, 5)) // the ack is not on disk yet: re-delivery only
+	clock.add(opts.AckInterval - time.Second)
+	appendRange(t, s, 6, 6)
+	durable(seqRange(1, 6)) // too soon for another state write
+	clock.add(time.Second)
+	appendRange(t, s, 7, 7)
+	durable(seqRange(4, 7))
+	idle()
 }

@@ -29,6 +29,7 @@ import (
 
 func main() {
 	tuneGC(os.Getenv)
+	tuneProcs(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
@@ -109,7 +110,7 @@ func (c *cli) commands(getenv func(string) string) []*command {
 			if err != nil {
 				return err
 			}
-			a, err := agent.New(cfg, agent.Deps{Logger: logger})
+			a, err := agent.New(cfg, agent.Deps{Logger: logger, AfterFirstCycle: execAdvice(getenv, logger, realExePages)})
 			if err != nil {
 				return err
 			}

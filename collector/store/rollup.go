@@ -598,6 +598,8 @@ func (m *merger) merge(ctx context.Context, res Resolution, host, metric, ts int
 			q = max(q, p95.Float64)
 		}
 	}
+	// The sketch is accurate to 1% of the value; the bucket's exact extremes bound it (no 100.5% CPU).
+	q = min(max(q, a.min), a.max)
 	m.enc = sk.AppendBinary(m.enc[:0])
 	up, err := m.stmt(ctx, `INSERT INTO `+table+` (host_id, metric_id, ts, n, min, max, sum, p95, sketch, wm)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, metric_id, ts) DO UPDATE SET n = excluded.n,

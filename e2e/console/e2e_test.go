@@ -154,6 +154,7 @@ func TestConsole(t *testing.T) {
 			{"systems", "/systems"},
 			{"system", fmt.Sprintf("/systems/%d", d.ownSystem)},
 			{"host", fmt.Sprintf("/hosts/%d", d.ownHost)},
+			{"findings", "/findings"},
 		}
 		for _, p := range pages {
 			if code := b.open(d.url + p.path); code != 200 {

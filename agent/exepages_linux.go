@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Why: a Go binary's text, rodata and pclntab are mapped from the executable file. The kernel maps file pages
+// with fault-around (64 KiB around each touched page), so RSS counted 7.2 MiB of the 8 MiB binary although one
+// collection cycle executes a small part of it. Those pages are clean and private (never written: the mappings
+// are not writable), that is plain page cache: MADV_RANDOM turns fault-around off for them and MADV_DONTNEED
+// unmaps the resident ones, which come back from the file on demand. Nothing is lost by either; the cost is a
+// few page faults the first time a code path runs again.
+
+// AdviseExecutableRandom applies MADV_RANDOM to the read-only mappings of the running executable (r-xp and
+// r--p: text, rodata, pclntab), so that a page fault maps one page instead of the pages around it. It returns
+// the number of bytes advised.
+func AdviseExecutableRandom() (int64, error) { return adviseExecutable(unix.MADV_RANDOM) }
+
+// DropExecutablePages applies MADV_DONTNEED to the same mappings, releasing their resident pages (they are
+// clean file pages and fault back in from the executable when used). It returns the number of bytes advised.
+func DropExecutablePages() (int64, error) { return adviseExecutable(unix.MADV_DONTNEED) }
+
+// execRange is one mapping of the executable, [start, end).
+type execRange struct{ start, end uintptr }
+
+func adviseExecutable(advice int) (int64, error) {
+	ranges, err := executableRanges()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, r := range ranges {
+		// A raw syscall: the ranges are not Go memory, so no []byte is built over them.
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.start, r.end-r.start, uintptr(advice)); errno != 0 {
+			return n, fmt.Errorf("madvise %#x-%#x: %w", r.start, r.end, errno)
+		}
+		n += int64(r.end - r.start)
+	}
+	return n, nil
+}
+
+// executableRanges returns the read-only private mappings of /proc/self/exe listed in /proc/self/maps.
+func executableRanges() ([]execRange, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("executable path: %w", err)
+	}
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return nil, fmt.Errorf("read mappings: %w", err)
+	}
+	defer f.Close()
+	ranges, err := parseExecutableRanges(bufio.NewScanner(f), exe)
+	if err != nil {
+		return nil, fmt.Errorf("read mappings: %w", err)
+	}
+	return ranges, nil
+}
+
+// parseExecutableRanges picks the r-xp and r--p lines of a /proc/PID/maps listing whose path is exe.
+func parseExecutableRanges(sc *bufio.Scanner, exe string) ([]execRange, error) {
+	var out []execRange
+	for sc.Scan() {
+		// start-end perms offset dev inode path
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || (fields[1] != "r-xp" && fields[1] != "r--p") {
+			continue
+		}
+		if path := strings.TrimSuffix(strings.Join(fields[5:], " "), " (deleted)"); path != exe {
+			continue
+		}
+		lo, hi, ok := strings.Cut(fields[0], "-")
+		if !ok {
+			return nil, fmt.Errorf("bad address range %q", fields[0])
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || end <= start {
+			return nil, fmt.Errorf("bad address range %q", fields[0])
+		}
+		out = append(out, execRange{uintptr(start), uintptr(end)})
+	}
+	return out, sc.Err()
+}
