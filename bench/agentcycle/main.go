@@ -76,8 +76,8 @@ func main() {
 	}{
 		{"collect (all families, real /proc)", func() { col.Collect(ctx, time.Now()) }},
 		{"json.Marshal sample", func() { json.Marshal(smp) }},
-		{"spool.Append", func() { seq++; sp.Append(seq, js) }},
-		{"deliver.Encode batch (gzip.NewWriter each time, as now)", func() { deliver.Encode(batch) }},
+		{"spool.Append (write + fsync)", func() { seq++; sp.Append(seq, js) }},
+		{"deliver.Encode batch (pooled writer, as the agent does)", func() { deliver.Encode(batch) }},
 		{"gzip batch, pooled writer (Reset)", func() {
 			var buf bytes.Buffer
 			zw := pool.Get().(*gzip.Writer)

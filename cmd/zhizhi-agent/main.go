@@ -110,7 +110,7 @@ func (c *cli) commands(getenv func(string) string) []*command {
 			if err != nil {
 				return err
 			}
-			a, err := agent.New(cfg, agent.Deps{Logger: logger, AfterFirstCycle: execAdvice(getenv, logger, realExePages)})
+			a, err := agent.New(cfg, agent.Deps{Logger: logger, AfterFirstCycle: execAdvice(getenv, logger, agent.DropExecutablePages)})
 			if err != nil {
 				return err
 			}

@@ -3,11 +3,9 @@ package main
 import (
 	"log/slog"
 	"runtime"
-
-	"zhizhi/agent"
 )
 
-// noMadviseEnv set to 1 turns off the executable-page advice of the run command (see execAdvice).
+// noMadviseEnv set to 1 turns off the release of executable pages by the run command (see execAdvice).
 const noMadviseEnv = "ZHIZHI_AGENT_NO_MADVISE"
 
 // tuneProcs runs the agent on one P unless the environment sets GOMAXPROCS: its work is one cycle at a time,
@@ -18,29 +16,17 @@ func tuneProcs(getenv func(string) string) {
 	}
 }
 
-// exePages are the two executable-page operations; the agent package's functions outside tests.
-type exePages struct {
-	random func() (int64, error) // agent.AdviseExecutableRandom
-	drop   func() (int64, error) // agent.DropExecutablePages
-}
-
-var realExePages = exePages{random: agent.AdviseExecutableRandom, drop: agent.DropExecutablePages}
-
-// execAdvice turns off fault-around on the agent's executable mappings now and returns the hook that releases
-// their resident pages after the first cycle (agent.Deps.AfterFirstCycle), so that RSS holds only the code a
-// cycle runs. It returns nil, doing nothing, when ZHIZHI_AGENT_NO_MADVISE=1. Failures are logged, not fatal:
-// the advice only saves memory.
-func execAdvice(getenv func(string) string, logger *slog.Logger, p exePages) func() {
+// execAdvice returns the hook that releases the executable's resident pages after the first cycle
+// (agent.Deps.AfterFirstCycle, drop = agent.DropExecutablePages), so that the binary's share of RSS holds
+// only the code a cycle runs, not start-up code. It returns nil when ZHIZHI_AGENT_NO_MADVISE=1. A failure is
+// logged, not fatal: the release only saves memory.
+func execAdvice(getenv func(string) string, logger *slog.Logger, drop func() (int64, error)) func() {
 	if getenv(noMadviseEnv) == "1" {
 		return nil
 	}
-	if _, err := p.random(); err != nil {
-		logger.Warn("madvise on the executable failed; set "+noMadviseEnv+"=1 to skip it", "err", err)
-		return nil
-	}
 	return func() {
-		if _, err := p.drop(); err != nil {
-			logger.Warn("releasing executable pages failed", "err", err)
+		if _, err := drop(); err != nil {
+			logger.Warn("releasing executable pages failed; set "+noMadviseEnv+"=1 to skip it", "err", err)
 		}
 	}
 }
