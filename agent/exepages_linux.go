@@ -43,14 +43,15 @@ func adviseExecutable(advice int) (int64, error) {
 	return n, nil
 }
 
-// executableRanges returns the read-only private mappings of /proc/self/exe listed in /proc/self/maps.
+// executableRanges returns the read-only private mappings of /proc/self/exe listed in /proc/self/smaps that
+// hold no modified (anonymous) page.
 func executableRanges() ([]execRange, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("executable path: %w", err)
 	}
 	exe = strings.TrimSuffix(exe, " (deleted)")
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return nil, fmt.Errorf("read mappings: %w", err)
 	}
@@ -62,12 +63,27 @@ func executableRanges() ([]execRange, error) {
 	return ranges, nil
 }
 
-// parseExecutableRanges picks the r-xp and r--p lines of a /proc/PID/maps listing whose path is exe.
+// parseExecutableRanges picks the r-xp and r--p mappings of a /proc/PID/smaps (or maps) listing whose path is
+// exe. A mapping with modified pages ("Anonymous:" above 0 kB: a RELRO segment a dynamic loader relocated, as in
+// a PIE build) is left out: MADV_DONTNEED would throw those modifications away.
 func parseExecutableRanges(sc *bufio.Scanner, exe string) ([]execRange, error) {
 	var out []execRange
+	cur := -1 // index in out of the mapping whose attribute lines follow, or -1
+	var dirty []bool
 	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "Anonymous:"); ok {
+			if cur >= 0 && strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")) != "0" {
+				dirty[cur] = true
+			}
+			continue
+		}
 		// start-end perms offset dev inode path
-		fields := strings.Fields(sc.Text())
+		fields := strings.Fields(line)
+		if len(fields) == 0 || strings.HasSuffix(fields[0], ":") {
+			continue // another attribute line of smaps
+		}
+		cur = -1
 		if len(fields) < 6 || (fields[1] != "r-xp" && fields[1] != "r--p") {
 			continue
 		}
@@ -84,6 +100,17 @@ func parseExecutableRanges(sc *bufio.Scanner, exe string) ([]execRange, error) {
 			return nil, fmt.Errorf("bad address range %q", fields[0])
 		}
 		out = append(out, execRange{uintptr(start), uintptr(end)})
+		dirty = append(dirty, false)
+		cur = len(out) - 1
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	clean := out[:0]
+	for i, r := range out {
+		if !dirty[i] {
+			clean = append(clean, r)
+		}
+	}
+	return clean, nil
 }

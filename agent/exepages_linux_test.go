@@ -34,6 +34,27 @@ c000000000-c000400000 rw-p 00000000 00:00 0
 	if err != nil || len(got) != 1 {
 		t.Fatalf("deleted executable: %v %v", got, err)
 	}
+	// smaps: a read-only mapping holding modified pages (a relocated RELRO segment) is left alone.
+	smaps := `00400000-00722000 r-xp 00000000 08:01 131 /usr/local/bin/zhizhi-agent
+Size:               3208 kB
+Rss:                3100 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
+00722000-00730000 r--p 00322000 08:01 131 /usr/local/bin/zhizhi-agent
+Size:                 56 kB
+Anonymous:            56 kB
+VmFlags: rd mr mw me
+00730000-00a4e000 r--p 00330000 08:01 131 /usr/local/bin/zhizhi-agent
+Size:               3192 kB
+Anonymous:             0 kB
+00a4e000-00a7e000 rw-p 0064e000 08:01 131 /usr/local/bin/zhizhi-agent
+Anonymous:            12 kB
+`
+	got, err = parseExecutableRanges(bufio.NewScanner(strings.NewReader(smaps)), exe)
+	want = []execRange{{0x400000, 0x722000}, {0x730000, 0xa4e000}}
+	if err != nil || len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("smaps ranges %x %v, want %x", got, err, want)
+	}
 	_, err = parseExecutableRanges(bufio.NewScanner(strings.NewReader(
 		"zz-00722000 r-xp 00000000 08:01 131 /usr/local/bin/zhizhi-agent\n")), exe)
 	if err == nil || !strings.Contains(err.Error(), "bad address range") {
