@@ -304,7 +304,7 @@ func TestSelfURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := selfURL(addr); got != want {
+		if got := selfURL(addr, false); got != want {
 			t.Errorf("selfURL(%s) = %s, want %s", in, got, want)
 		}
 	}

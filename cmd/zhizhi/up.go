@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,11 +44,13 @@ type upConfig struct {
 	dataDir      string
 	listen       string
 	noLocalAgent bool
-	llm          llmFlags     // the narrative layer's LLM endpoint (llm.go); none: templates only
-	demo         bool         // load the demo district into an empty store (demo.go)
-	forward      forwardFlags // every raw sample to a time-series engine (forward.go); no URL: off
-	out          io.Writer    // the first-run admin credential goes here, never to the log
-	log          *slog.Logger
+	// tlsCert and tlsKey, both set, make the server speak HTTPS only (PEM files; the chain in tlsCert).
+	tlsCert, tlsKey string
+	llm             llmFlags     // the narrative layer's LLM endpoint (llm.go); none: templates only
+	demo            bool         // load the demo district into an empty store (demo.go)
+	forward         forwardFlags // every raw sample to a time-series engine (forward.go); no URL: off
+	out             io.Writer    // the first-run admin credential goes here, never to the log
+	log             *slog.Logger
 	// users opens the user store; nil means openUsers.
 	users func(*store.Store, *slog.Logger) auth.UserStore
 	// agentInterval is the local agent's collection interval; 0 means the agent default.
@@ -76,6 +79,8 @@ gracefully: requests in flight finish and every acknowledged sample is on disk.`
 	cmd.Flags().StringVar(&cfg.dataDir, "data", "./data", "data directory (database, local agent token and spool)")
 	cmd.Flags().StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	cmd.Flags().BoolVar(&cfg.noLocalAgent, "no-local-agent", false, "do not monitor this machine with an in-process agent")
+	cmd.Flags().StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate (with its chain) to serve HTTPS; needs --tls-key")
+	cmd.Flags().StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	cfg.llm.register(cmd.Flags())
 	cmd.Flags().BoolVar(&cfg.demo, "demo", false, "load a simulated district (demo data) when the store is empty")
 	cfg.forward.register(cmd.Flags())
@@ -142,9 +147,16 @@ func runUp(ctx context.Context, cfg upConfig) error {
 		}
 	}
 
+	tlsConf, err := serverTLS(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	srv := server.New(storeBackend{st}, auth.NewAuthenticator(users), server.Options{
 		Logger:     log,
@@ -178,8 +190,9 @@ func runUp(ctx context.Context, cfg upConfig) error {
 	var agentWG sync.WaitGroup
 	if localToken != "" {
 		la := localAgentConfig{
-			ServerURL: selfURL(ln.Addr()), Token: localToken, SpoolDir: filepath.Join(cfg.dataDir, localSpoolDir),
-			Interval: cfg.agentInterval, Logger: log,
+			ServerURL: selfURL(ln.Addr(), tlsConf != nil), Token: localToken,
+			SpoolDir: filepath.Join(cfg.dataDir, localSpoolDir), Interval: cfg.agentInterval, Logger: log,
+			LoopbackTLS: tlsConf != nil,
 		}
 		agentWG.Go(func() {
 			if err := runLocalAgent(agentCtx, la); err != nil {
@@ -209,11 +222,32 @@ func runUp(ctx context.Context, cfg upConfig) error {
 	return runErr
 }
 
+// serverTLS loads the server's certificate; both empty means plain HTTP.
+func serverTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "":
+		return nil, fmt.Errorf("--tls-key needs --tls-cert")
+	case keyFile == "":
+		return nil, fmt.Errorf("--tls-cert needs --tls-key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
 // selfURL is the URL at which this process reaches its own listener: an unspecified host becomes loopback.
-func selfURL(addr net.Addr) string {
+func selfURL(addr net.Addr, https bool) string {
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String()
+		return scheme + addr.String()
 	}
 	ip := net.ParseIP(host)
 	switch {
@@ -223,7 +257,7 @@ func selfURL(addr net.Addr) string {
 	case ip.IsUnspecified():
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // localAgentToken returns the local agent's token from <data>/local-agent.token, enrolling the agent when the
