@@ -42,7 +42,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 	c := &cli{out: out, errOut: errOut}
 	root := &cobra.Command{
 		Use:           "zhizhi",
-		Short:         "zhizhi 知止: monitoring for government servers — server and admin CLI",
+		Short:         "zhizhi (智治): monitoring of a district's government servers — server and admin CLI",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
