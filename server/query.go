@@ -194,7 +194,7 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request, _ caller) 
 	if err != nil {
 		return fmt.Errorf("series %s of host %d: %w", metric, h.ID, err)
 	}
-	out := seriesJSON{HostID: h.ID, Metric: metric, Resolution: series.Resolution, From: from, To: to,
+	out := seriesJSON{HostID: h.ID, Metric: metric, Resolution: string(series.Resolution), From: from, To: to,
 		Points: make([]pointJSON, len(series.Points))}
 	for i, p := range series.Points {
 		out.Points[i] = pointJSON{p.TS, p.N, p.Min, p.Avg, p.Max, p.P95}

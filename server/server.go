@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"time"
+	"zhizhi/collector/store"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,56 +33,20 @@ var (
 	ErrBusy = errors.New("store busy")
 )
 
-// Agent is an enrolled agent (it mirrors the collector store's record).
-type Agent struct {
-	ID                 string
-	SystemID           int64
-	System, Department string
-	CreatedAt          time.Time
-	RevokedAt          *time.Time
-	LastSeen           *time.Time
-	LastSeq            uint64
-	ClockSkew          time.Duration // agent clock minus server clock at the last batch
-	Dropped            uint64        // samples the agent dropped, as it last reported
-	HostID             int64
-	Hostname           string
-}
-
-// HostSummary is a host with its latest sample.
-type HostSummary struct {
-	ID                                    int64
-	AgentID, Hostname, System, Department string
-	SystemID                              int64
-	Facts                                 *wire.HostFacts
-	FirstSeen, LastSeen                   time.Time
-	Latest                                *wire.Sample
-	ClockSkew                             time.Duration
-	Dropped                               uint64
-}
-
-// SystemSummary is a system (an application run by a department) and its hosts.
-type SystemSummary struct {
-	ID               int64
-	Name, Department string
-	Hosts            int
-	LastSeen         time.Time
-}
-
-// Point is one bucket of a series; at raw resolution N is 1 and Min = Avg = Max.
-type Point struct {
-	TS            time.Time
-	N             int64
-	Min, Avg, Max float64
-	P95           *float64
-}
-
-// Series is one metric of one host over a time range, at the resolution the store chose ("raw", "1m", "1h", "1d").
-type Series struct {
-	HostID     int64
-	Metric     string
-	Resolution string
-	Points     []Point
-}
+// The server speaks the collector store's own record types; the Store interface below keeps it testable with
+// fakes.
+type (
+	// Agent is an enrolled agent.
+	Agent = store.Agent
+	// HostSummary is a host with its latest sample.
+	HostSummary = store.HostSummary
+	// SystemSummary is a system (an application run by a department) and its hosts.
+	SystemSummary = store.SystemSummary
+	// Point is one bucket of a series; at raw resolution N is 1 and Min = Avg = Max.
+	Point = store.Point
+	// Series is one metric of one host over a time range, at the resolution the store chose.
+	Series = store.Series
+)
 
 // Store is what the server needs from the collector store. Errors wrap ErrNotFound, ErrRevoked or
 // ErrUnauthorized where those apply.

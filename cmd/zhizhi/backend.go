@@ -37,26 +37,22 @@ func mapErr(err error) error {
 
 func (b storeBackend) AuthenticateAgent(ctx context.Context, token string) (server.Agent, error) {
 	a, err := b.st.AuthenticateAgent(ctx, token)
-	return server.Agent(a), mapErr(err)
+	return a, mapErr(err)
 }
 
 func (b storeBackend) Ingest(ctx context.Context, a server.Agent, batch *wire.Batch, receivedAt time.Time) (wire.Ack, error) {
-	ack, err := b.st.Ingest(ctx, store.Agent(a), batch, receivedAt)
+	ack, err := b.st.Ingest(ctx, a, batch, receivedAt)
 	return ack, mapErr(err)
 }
 
 func (b storeBackend) EnrollAgent(ctx context.Context, system, department string) (server.Agent, string, error) {
 	a, token, err := b.st.EnrollAgent(ctx, system, department)
-	return server.Agent(a), token, mapErr(err)
+	return a, token, mapErr(err)
 }
 
 func (b storeBackend) ListAgents(ctx context.Context) ([]server.Agent, error) {
 	agents, err := b.st.ListAgents(ctx)
-	out := make([]server.Agent, len(agents))
-	for i, a := range agents {
-		out[i] = server.Agent(a)
-	}
-	return out, mapErr(err)
+	return agents, mapErr(err)
 }
 
 func (b storeBackend) RevokeAgent(ctx context.Context, id string) error {
@@ -65,34 +61,22 @@ func (b storeBackend) RevokeAgent(ctx context.Context, id string) error {
 
 func (b storeBackend) Systems(ctx context.Context) ([]server.SystemSummary, error) {
 	systems, err := b.st.Systems(ctx)
-	out := make([]server.SystemSummary, len(systems))
-	for i, s := range systems {
-		out[i] = server.SystemSummary(s)
-	}
-	return out, mapErr(err)
+	return systems, mapErr(err)
 }
 
 func (b storeBackend) Hosts(ctx context.Context) ([]server.HostSummary, error) {
 	hosts, err := b.st.Hosts(ctx)
-	out := make([]server.HostSummary, len(hosts))
-	for i, h := range hosts {
-		out[i] = server.HostSummary(h)
-	}
-	return out, mapErr(err)
+	return hosts, mapErr(err)
 }
 
 func (b storeBackend) Host(ctx context.Context, id int64) (server.HostSummary, error) {
 	h, err := b.st.Host(ctx, id)
-	return server.HostSummary(h), mapErr(err)
+	return h, mapErr(err)
 }
 
 func (b storeBackend) Series(ctx context.Context, hostID int64, metric string, from, to time.Time) (server.Series, error) {
 	s, err := b.st.Series(ctx, hostID, metric, from, to)
-	out := server.Series{HostID: s.HostID, Metric: s.Metric, Resolution: string(s.Resolution), Points: make([]server.Point, len(s.Points))}
-	for i, p := range s.Points {
-		out.Points[i] = server.Point(p)
-	}
-	return out, mapErr(err)
+	return s, mapErr(err)
 }
 
 // Ping runs the cheapest query the store offers (the agents table is small).
