@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"zhizhi/agent/backoff"
 
 	"golang.org/x/time/rate"
 
@@ -102,7 +102,7 @@ type Sender struct {
 
 	// limit shrinks the next batch while isolating a sample the server refuses (0 = no limit).
 	limit   int
-	backoff time.Duration
+	backoff backoff.Backoff // transient failures; Jitter is cfg.Jitter
 
 	zmu sync.Mutex   // guards zw (Run and Flush may overlap at shutdown)
 	zw  *gzip.Writer // reused for every batch
@@ -130,10 +130,10 @@ func New(q Queue, cfg Config) *Sender {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleepCtx
+		cfg.Sleep = backoff.Sleep
 	}
 	if cfg.Jitter == nil {
-		cfg.Jitter = func() float64 { return 0.5 + rand.Float64() }
+		cfg.Jitter = backoff.Jitter
 	}
 	s := &Sender{
 		q:    q,
@@ -142,24 +142,11 @@ func New(q Queue, cfg Config) *Sender {
 		log:  cfg.Logger.With("component", "deliver"),
 		wake: make(chan struct{}, 1),
 	}
+	s.backoff = backoff.Backoff{Min: BackoffMin, Max: BackoffMax, Jitter: cfg.Jitter}
 	if cfg.ReplayRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.ReplayRate), cfg.BatchMaxSamples)
 	}
 	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Wake tells an idle sender that new samples were spooled. It never blocks.
@@ -207,10 +194,10 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 		switch res.out {
 		case outEmpty:
-			s.backoff = 0
+			s.backoff.Reset()
 			s.idle(ctx)
 		case outSent, outRejected:
-			s.backoff = 0
+			s.backoff.Reset()
 		case outTransient:
 			d := s.nextBackoff(res.retryAfter)
 			s.log.Warn("send failed, will retry", "err", err, "retry_in", d.Round(time.Millisecond))
@@ -269,15 +256,11 @@ func (s *Sender) Flush(ctx context.Context) error {
 
 // nextBackoff returns the wait after a transient failure: Retry-After when given, else 1s, 2s, 4s … 60s × jitter.
 func (s *Sender) nextBackoff(retryAfter time.Duration) time.Duration {
-	if s.backoff == 0 {
-		s.backoff = BackoffMin
-	} else {
-		s.backoff = min(2*s.backoff, BackoffMax)
-	}
+	d := s.backoff.Next() // advances the sequence even when the server says when to come back
 	if retryAfter > 0 {
 		return min(retryAfter, MaxRetryAfter)
 	}
-	return time.Duration(float64(s.backoff) * s.cfg.Jitter())
+	return d
 }
 
 // errStatus is an HTTP answer other than 2xx.

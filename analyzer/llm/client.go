@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"zhizhi/agent/backoff"
 
 	openai "github.com/sashabaranov/go-openai"
 )
@@ -65,7 +66,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Client, error) {
 		oc:    newOpenAI(cfg, &http.Client{}),
 		sem:   make(chan struct{}, cfg.Concurrency),
 		log:   logger.With("component", "llm", "model", cfg.Model),
-		sleep: sleepCtx,
+		sleep: backoff.Sleep,
 	}
 	if cfg.CacheSize > 0 {
 		c.cache = NewMemoryCache(cfg.CacheSize)
@@ -219,17 +220,6 @@ func (c *Client) backoff(n int, retryAfter time.Duration) time.Duration {
 		d = retryAfter
 	}
 	return min(d, c.cfg.BackoffMax)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // httpMeta carries what go-openai's errors lose: the real status code and the Retry-After header.

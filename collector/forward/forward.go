@@ -13,12 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+	"zhizhi/agent/backoff"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
@@ -188,7 +188,7 @@ func (f *Forwarder) Stats() Stats {
 func (f *Forwarder) Run(ctx context.Context) error {
 	f.log.Info("forwarding raw samples", "url", f.opts.URL, "org", f.opts.Org, "bucket", f.opts.Bucket,
 		"max_rows", f.opts.MaxRows, "max_age", f.opts.MaxAge)
-	bo := backoff{min: f.opts.MinBackoff, max: f.opts.MaxBackoff}
+	bo := backoff.Backoff{Min: f.opts.MinBackoff, Max: f.opts.MaxBackoff}
 	var failing bool
 	for ctx.Err() == nil {
 		n, err := f.Step(ctx)
@@ -197,7 +197,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		case err != nil && ctx.Err() != nil:
 			return nil
 		case err != nil:
-			wait = bo.next()
+			wait = bo.Next()
 			if !failing {
 				f.log.Warn("forward failed; retrying with backoff (samples stay queued)", "err", err, "retry_in", wait)
 			} else {
@@ -205,10 +205,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			failing = true
 		case n == 0:
-			bo.reset()
+			bo.Reset()
 			wait = f.opts.PollInterval
 		default:
-			bo.reset()
+			bo.Reset()
 			if failing {
 				f.log.Info("forwarding again", "backlog", f.backlog.Load())
 				failing = false
@@ -320,17 +320,3 @@ func (f *Forwarder) refresh(ctx context.Context) {
 }
 
 // backoff is jittered exponential backoff: each wait doubles up to max, times a random factor in [0.5, 1.5).
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	return time.Duration(float64(b.cur) * (0.5 + rand.Float64()))
-}
-
-func (b *backoff) reset() { b.cur = 0 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"zhizhi/agent/backoff"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -346,21 +347,21 @@ func TestForwardRejectedSample(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	b := backoff{min: time.Second, max: 8 * time.Second}
+	b := backoff.Backoff{Min: time.Second, Max: 8 * time.Second} // as Run builds it
 	for i, base := range []time.Duration{1, 2, 4, 8, 8, 8} {
 		base *= time.Second
-		if d := b.next(); d < base/2 || d >= base*3/2 {
+		if d := b.Next(); d < base/2 || d >= base*3/2 {
 			t.Errorf("wait %d: %s, want within [%s, %s)", i, d, base/2, base*3/2)
 		}
 	}
-	b.reset()
-	if d := b.next(); d >= 1500*time.Millisecond {
+	b.Reset()
+	if d := b.Next(); d >= 1500*time.Millisecond {
 		t.Errorf("after reset: %s", d)
 	}
 	// Jitter: 100 waits at the cap are not all equal.
 	seen := map[time.Duration]bool{}
 	for range 100 {
-		seen[b.next()] = true
+		seen[b.Next()] = true
 	}
 	if len(seen) < 50 {
 		t.Errorf("only %d distinct waits in 100: no jitter", len(seen))
