@@ -2,18 +2,14 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -21,45 +17,23 @@ import (
 	_ "modernc.org/sqlite"
 
 	"zhizhi/agent/spool"
+	"zhizhi/internal/testbin"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds both commands once per test binary run.
+// binaries builds both commands into a temporary directory, as releases are built.
 func binaries(t *testing.T) (server, agent string) {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "zhizhi-e2e-bin-")
-		if buildErr != nil {
-			return
+	dir, root := t.TempDir(), testbin.Root(t)
+	server, agent = filepath.Join(dir, "zhizhi"), filepath.Join(dir, "zhizhi-agent")
+	host := testbin.Target{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
+	for i, err := range testbin.BuildAll(context.Background(), root, 2, []testbin.Job{
+		{Pkg: "./cmd/zhizhi", Target: host, Out: server}, {Pkg: "./cmd/zhizhi-agent", Target: host, Out: agent},
+	}) {
+		if err != nil {
+			t.Fatalf("build %d: %v", i, err)
 		}
-		for _, pkg := range []string{"zhizhi", "zhizhi-agent"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, pkg), "./cmd/"+pkg)
-			cmd.Dir = ".."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
 	}
-	return filepath.Join(binDir, "zhizhi"), filepath.Join(binDir, "zhizhi-agent")
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return server, agent
 }
 
 // proc is a started binary whose output is kept in a file for the failure report.
@@ -141,23 +115,6 @@ func healthy(addr string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// enroll adds an agent with the CLI and returns its token.
-func enroll(t *testing.T, server, data, system, dept string) string {
-	t.Helper()
-	out, err := exec.Command(server, "agents", "add", "--data", data, "--system", system, "--department", dept).CombinedOutput()
-	if err != nil {
-		t.Fatalf("agents add: %v\n%s", err, out)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "token:"); ok {
-			return strings.TrimSpace(rest)
-		}
-	}
-	t.Fatalf("no token in output:\n%s", out)
-	return ""
-}
-
 // seqs returns the sequence numbers the server stored for the only agent's host, in insertion order.
 func seqs(t *testing.T, dbPath string) []uint64 {
 	t.Helper()
@@ -196,13 +153,13 @@ func TestOutageAndKillLoseNothing(t *testing.T) {
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testbin.FreeAddr(t)
 	serverArgs := []string{"up", "--data", data, "--listen", addr, "--no-local-agent"}
 
 	srv := start(t, "server", logs, server, serverArgs...)
 	waitFor(t, "server healthy", 30*time.Second, func() bool { return healthy(addr) })
 
-	token := enroll(t, server, data, "社会救助管理系统", "民政局")
+	token := testbin.Enroll(t, server, data, "社会救助管理系统", "民政局")
 	tokenFile := filepath.Join(dir, "agent.token")
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)

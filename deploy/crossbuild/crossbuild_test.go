@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"zhizhi/agent/wire"
-	"zhizhi/deploy/internal/testbin"
+	"zhizhi/internal/testbin"
 )
 
 // targets are the platforms of issue 4: the agent for all, the server for the Linux ones.

@@ -22,7 +22,7 @@ import (
 	"zhizhi/agent/deliver"
 	"zhizhi/agent/wire"
 	"zhizhi/collector/store"
-	"zhizhi/deploy/internal/testbin"
+	"zhizhi/internal/testbin"
 )
 
 // zhizhi runs the zhizhi binary and returns its combined output and whether it exited 0.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"zhizhi/deploy/internal/testbin"
+	"zhizhi/internal/testbin"
 )
 
 // fleet is a real `zhizhi up` and a real `zhizhi-agent run` delivering to it with /metrics on.

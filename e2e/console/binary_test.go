@@ -3,7 +3,6 @@ package consolee2e
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zhizhi/internal/testbin"
 
 	"github.com/chromedp/chromedp"
 
@@ -40,15 +40,10 @@ func (s *syncBuffer) String() string {
 // buildZhizhi builds cmd/zhizhi into a temporary directory and returns the binary's path.
 func buildZhizhi(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(goruntime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(t.TempDir(), "zhizhi")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/zhizhi")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/zhizhi: %v\n%s", err, out)
+	host := testbin.Target{GOOS: goruntime.GOOS, GOARCH: goruntime.GOARCH}
+	if err := testbin.Build(context.Background(), testbin.Root(t), "./cmd/zhizhi", host, bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -65,18 +60,6 @@ func zhizhi(t *testing.T, bin, stdin string, args ...string) string {
 		t.Fatalf("zhizhi %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// freePort returns a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // startDistrict builds zhizhi, fills a data directory with `zhizhi demo`, adds the test users with
@@ -109,7 +92,7 @@ func startDistrict(t *testing.T) *district {
 	addUser(userAnalyst, "analyst")
 	addUser(userDept, "department", "--department", d.ownDept)
 
-	addr := freePort(t)
+	addr := testbin.FreeAddr(t)
 	var output syncBuffer
 	cmd := exec.Command(bin, "up", "--data", dataDir, "--listen", addr, "--no-local-agent")
 	cmd.Stdout, cmd.Stderr = &output, &output

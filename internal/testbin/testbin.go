@@ -1,4 +1,4 @@
-// Package testbin builds zhizhi's real binaries and runs them as child processes for the deploy tests.
+// Package testbin builds zhizhi's real binaries and runs them as child processes for end-to-end tests.
 package testbin
 
 import (
