@@ -47,3 +47,12 @@ func (s *Store) AgentHealth(ctx context.Context, agentID string) (AgentHealth, e
 	}
 	return h, nil
 }
+
+// Ping checks that the database answers a query on the read pool, cheaply (for /healthz).
+func (s *Store) Ping(ctx context.Context) error {
+	var v int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}

@@ -42,3 +42,16 @@ func TestAgentHealth(t *testing.T) {
 		t.Fatalf("unknown agent: %v", err)
 	}
 }
+
+func TestPing(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Fatal("ping of a closed store succeeded")
+	}
+}
