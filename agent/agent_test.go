@@ -77,6 +77,7 @@ type ingest struct {
 	mu      sync.Mutex
 	seqs    []uint64
 	seen    map[uint64]bool
+	own     []uint64 // AgentNetBytes of the samples that carried it
 	hosts   []string
 	fail401 int // answer 401 to this many requests first
 	hang    bool
@@ -122,6 +123,9 @@ func (g *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !g.seen[s.Seq] {
 			g.seen[s.Seq] = true
 			g.seqs = append(g.seqs, s.Seq)
+			if s.AgentNetBytes != nil {
+				g.own = append(g.own, *s.AgentNetBytes)
+			}
 		}
 	}
 	if b.Host != nil {
