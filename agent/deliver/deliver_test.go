@@ -254,7 +254,9 @@ func seqs(b wire.Batch) []uint64 {
 func TestDeliversInOrderWithHeaders(t *testing.T) {
 	q := newQueue(1200)
 	srv := &scripted{}
-	s, _, logs := setup(t, q, srv, nil)
+	s, _, logs := setup(t, q, srv, func(c *Config) {
+		c.Spool = func() *wire.SpoolStats { return &wire.SpoolStats{Bytes: 4096, Records: 7} }
+	})
 	runUntil(t, s, func() bool { return q.len() == 0 })
 
 	reqs := srv.requests()
@@ -270,6 +272,9 @@ func TestDeliversInOrderWithHeaders(t *testing.T) {
 		if b.Version != wire.SchemaVersion || b.AgentID != "agent7" || b.Dropped != 3 || b.Host == nil ||
 			b.Host.Hostname != "gov-db-01" || b.SentAt.IsZero() {
 			t.Fatalf("batch header %+v", b)
+		}
+		if b.Spool == nil || *b.Spool != (wire.SpoolStats{Bytes: 4096, Records: 7}) {
+			t.Fatalf("spool backlog %+v, want 4096 bytes in 7 records", b.Spool)
 		}
 		for _, seq := range seqs(b) {
 			if seq != next {
